@@ -1,0 +1,279 @@
+"""Settings shared by every environment; each value that differs between deployments comes from the
+environment (see .env.example)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
+
+# --- Encryption of secrets at rest (tokens, WMS passwords) --------------------------------------
+# django-fernet-encrypted-fields derives its Fernet keys from SECRET_KEY and SALT_KEY; a list of
+# salts (newest first) lets old ciphertexts decrypt while new ones use the first.
+SALT_KEY = env.list("ENCRYPTION_KEYS", default=[])
+
+# --- Applications -------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "django_celery_beat",
+    "django_htmx",
+    "rest_framework",
+    "tenants",
+    "integrations",
+    "fortnox",
+    "ongoing",
+    # The emulated APIs. Their tables always exist (one migration history everywhere); their URLs
+    # are mounted only with SANDBOX_ENABLED, which production settings refuse.
+    "fortnox.sandbox",
+    "ongoing.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "tenants.middleware.CurrentTenantMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.current_tenant",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file in local runs: WAL lets readers and the writer
+    # work at once, IMMEDIATE transactions take the write lock up front instead of failing with
+    # "database is locked" half-way, and the timeout waits for the other process.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (also the cross-process lock and throttle store when Redis is configured) ------------
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- Accounts (django-allauth, e-mail login) ----------------------------------------------------
+AUTH_USER_MODEL = "tenants.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Ongoing ⇄ Fortnox] "
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "integrations:home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "landing"
+
+# --- Internationalisation -----------------------------------------------------------------------
+LANGUAGE_CODE = "sv"
+LANGUAGES = [("sv", _("Swedish")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Stockholm"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- E-mail -------------------------------------------------------------------------------------
+# EMAIL_URL (smtp+tls://user:pass@host:587, smtp://mailpit:1025, consolemail://) sets EMAIL_*
+globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ongoing ⇄ Fortnox <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Celery (JSON only, bounded tasks, DatabaseScheduler) --------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+# A sync that outgrows these is cut off so one tenant can never hold a worker: the soft limit
+# raises inside the run (which then closes itself as failed), the hard limit kills the process.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("SYNC_SOFT_TIME_LIMIT", default=600)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "integrations-tick": {
+        "task": "integrations.tasks.integrations_tick",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
+    "fortnox-connections-keep-alive": {
+        "task": "fortnox.tasks.fortnox_connections_keep_alive",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+}
+
+# --- The sync engine ----------------------------------------------------------------------------
+SYNC_DEFAULT_INTERVAL_MINUTES = 15
+# Upper bound of the random delay added to each integration's next run, so integrations activated
+# together drift apart instead of hitting the APIs in the same second forever.
+SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=30)
+# How many due integrations one tick claims; the rest wait for the next minute's tick.
+SYNC_TICK_BATCH_SIZE = env.int("SYNC_TICK_BATCH_SIZE", default=20000)
+
+# --- Sandboxes (emulated Fortnox and Ongoing WMS; never in production) --------------------------
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+SANDBOX_BASE_URL = f"{SITE_URL}/sandbox"
+
+# --- Fortnox ------------------------------------------------------------------------------------
+FORTNOX_CLIENT_ID = env("FORTNOX_CLIENT_ID", default="")
+FORTNOX_CLIENT_SECRET = env("FORTNOX_CLIENT_SECRET", default="")
+FORTNOX_REDIRECT_URI = env("FORTNOX_REDIRECT_URI", default=f"{SITE_URL}/fortnox/callback/")
+# Where OAuth (oauth-v1/…) and the API (3/…, api/warehouse/…) live; the sandbox mirrors both paths
+# under one prefix, so pointing these at it is the only difference for the client.
+FORTNOX_AUTH_BASE_URL = env("FORTNOX_AUTH_BASE_URL", default="https://apps.fortnox.se")
+FORTNOX_API_BASE_URL = env("FORTNOX_API_BASE_URL", default="https://api.fortnox.se")
+# Asked for at consent. Changing them later needs a new consent from every customer, so the
+# warehouse scope is asked for up front even though the warehouse module starts switched off.
+FORTNOX_SCOPES = env.list(
+    "FORTNOX_SCOPES",
+    default=[
+        "article",
+        "companyinformation",
+        "customer",
+        "invoice",
+        "order",
+        "supplier",
+        "warehouse",
+    ],
+)
+# Access tokens are refreshed this long before they expire, so no request carries a dying token.
+FORTNOX_REFRESH_MARGIN_SECONDS = env.int("FORTNOX_REFRESH_MARGIN_SECONDS", default=300)
+# An unused refresh token dies after 31 days (some sources say 45); idle connections are
+# refreshed once this many days have passed, long before that.
+FORTNOX_REFRESH_TOKEN_LIFETIME_DAYS = env.int("FORTNOX_REFRESH_TOKEN_LIFETIME_DAYS", default=31)
+FORTNOX_KEEP_ALIVE_AFTER_DAYS = env.int("FORTNOX_KEEP_ALIVE_AFTER_DAYS", default=7)
+# Fortnox allows 25 requests per 5 s per client and Fortnox tenant; 25 still trips it now and then.
+FORTNOX_THROTTLE_REQUESTS = env.int("FORTNOX_THROTTLE_REQUESTS", default=24)
+FORTNOX_THROTTLE_WINDOW_SECONDS = env.float("FORTNOX_THROTTLE_WINDOW_SECONDS", default=5.0)
+# How often one request is retried after 429 before the run gives up on it.
+FORTNOX_RATE_LIMIT_RETRIES = env.int("FORTNOX_RATE_LIMIT_RETRIES", default=5)
+
+# --- Logging: one line per record, secrets never passed to loggers ------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Ongoing WMS --------------------------------------------------------------------------------
+# The System a customer types is user input that decides where their credentials go: only hosts
+# ending in this suffix are accepted, and only the API hosts below are ever contacted.
+ONGOING_ALLOWED_HOST_SUFFIX = ".ongoingsystems.se"
+# Production systems answer on api., demo systems on wms1.; a login URL cannot tell them apart,
+# so the credential check tries them in this order and stores the one that answered.
+ONGOING_API_HOSTS = env.list(
+    "ONGOING_API_HOSTS", default=["api.ongoingsystems.se", "wms1.ongoingsystems.se"]
+)
+# Ongoing publishes no lookup from customer ID to system (UNVERIFIED: none found), so customer IDs
+# resolve only through this mapping kept by support, e.g. {"1234": "https://x.ongoingsystems.se/x/"}
+# (and, with SANDBOX_ENABLED, through the sandbox warehouses' own customer IDs).
+ONGOING_CUSTOMER_SYSTEMS = env.json("ONGOING_CUSTOMER_SYSTEMS", default={})
+# With SANDBOX_ENABLED, a System URL on the sandbox's own origin under /sandbox/ongoing/<warehouse>/
+# (the address of that warehouse's operator page, e.g. http://localhost:8000/sandbox/ongoing/
+# demolager/) reaches the emulator, and nothing else on that host does; production settings refuse
+# SANDBOX_ENABLED, so there this path does not exist.
+# (connect, read) seconds for every Ongoing call.
+ONGOING_TIMEOUT = (
+    env.float("ONGOING_CONNECT_TIMEOUT", default=5),
+    env.float("ONGOING_READ_TIMEOUT", default=30),
+)
+# Ongoing handles one goods owner's calls one at a time and asks integrators not to parallelise:
+# every call takes a per-goods-owner lock shared by all workers. It waits at most LOCK_WAIT seconds
+# for it, and a lock is dropped after LOCK_TIMEOUT seconds even if its worker died holding it.
+ONGOING_LOCK_WAIT = env.float("ONGOING_LOCK_WAIT", default=60)
+ONGOING_LOCK_TIMEOUT = env.float("ONGOING_LOCK_TIMEOUT", default=ONGOING_TIMEOUT[1] + 30)
+# Without Redis the lock is a file lock (flock) in this folder: good between the processes of one
+# machine, which is what local runs on SQLite are.
+ONGOING_LOCK_DIR = VAR_DIR / "locks"
+# maxXToGet for id-cursor paging; Ongoing returns everything without a limit, which can time out.
+ONGOING_PAGE_SIZE = env.int("ONGOING_PAGE_SIZE", default=100)

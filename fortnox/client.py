@@ -1,0 +1,464 @@
+"""The Fortnox API client: one hardened session per client, a token from the token service on
+every request (refreshed once if Fortnox rejects it), the per-tenant throttle before every send,
+429 honoured, errors typed, and every request counted on the current SyncRun.
+
+Create one client per run (or per thread); it is not shared between threads."""
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from integrations.http import HardenedSession
+from integrations.metering import count_request
+
+from .errors import (
+    AUTH_ERROR_CODES,
+    NO_API_LICENCE_CODE,
+    SCOPE_ERROR_CODES,
+    TOKEN_ERROR_CODES,
+    FortnoxAuthError,
+    FortnoxError,
+    FortnoxNotConnected,
+    FortnoxNotFound,
+    FortnoxRateLimited,
+    FortnoxUnavailable,
+    FortnoxValidationError,
+    parse_error_body,
+)
+from .models import FortnoxConnection
+from .oauth import TokenSet
+from .throttle import Throttle, default_throttle
+
+PAGE_SIZE = 500  # Fortnox's maximum `limit`
+# Without Retry-After, wait 1, 2, 4, … seconds, never longer than this.
+MAX_BACKOFF_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 60.0
+# Item ids per stock-balance request, to keep the query string short.
+STOCK_BALANCE_BATCH = 100
+MAX_CUSTOM_DOCUMENT_ID_LENGTH = 25
+CUSTOM_DOCUMENT_DIRECTIONS = ("inbound", "outbound")
+# The row fields sent back when changing an order's quantities (see order_quantities_update).
+ORDER_ROW_WRITABLE_FIELDS = (
+    "RowId",
+    "ArticleNumber",
+    "Description",
+    "OrderedQuantity",
+    "DeliveredQuantity",
+    "Price",
+    "Unit",
+    "VAT",
+    "Discount",
+)
+
+
+class TokenSource(Protocol):
+    throttle_key: str
+
+    def access_token(self) -> str: ...
+
+    def replace_rejected(self, rejected: str) -> str | None:
+        """A new token after Fortnox rejected `rejected`, or None when none can be had."""
+
+
+class ConnectionTokens:
+    """Tokens of a stored connection, through the token service (locks, rotation, reactivation)."""
+
+    def __init__(self, connection: FortnoxConnection):
+        self.connection_id = connection.pk
+        self.throttle_key = str(connection.fortnox_tenant_id)
+
+    def access_token(self) -> str:
+        from .services.tokens import connection_access_token
+
+        return connection_access_token(connection_id=self.connection_id)
+
+    def replace_rejected(self, rejected: str) -> str | None:
+        from .services.tokens import connection_token_refresh
+
+        return connection_token_refresh(
+            connection_id=self.connection_id, rejected_access_token=rejected
+        )
+
+
+class ConsentTokens:
+    """The token pair just received at consent, used to identify the company before any
+    connection row exists. Not refreshed: it is minutes old."""
+
+    def __init__(self, tokens: TokenSet):
+        self._access_token = tokens.access_token
+        self.throttle_key = str(tokens.fortnox_tenant_id or "consent")
+
+    def access_token(self) -> str:
+        return self._access_token
+
+    def replace_rejected(self, rejected: str) -> str | None:
+        return None
+
+
+def lastmodified_param(value: datetime | str) -> str:
+    """Fortnox reads `lastmodified` as Swedish local time."""
+    if isinstance(value, str):
+        return value
+    if timezone.is_aware(value):
+        value = timezone.localtime(value, timezone.get_default_timezone())
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _segment(value) -> str:
+    return quote(str(value), safe="")
+
+
+class FortnoxClient:
+    def __init__(
+        self,
+        *,
+        tokens: TokenSource,
+        throttle: Throttle | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.tokens = tokens
+        self.throttle = throttle or default_throttle()
+        self.sleep = sleep
+        self.base_url = settings.FORTNOX_API_BASE_URL.rstrip("/")
+        self.session = HardenedSession()
+        self.session.headers.update(
+            {"Accept": "application/json", "Content-Type": "application/json"}
+        )
+
+    @classmethod
+    def for_tenant(cls, tenant, **kwargs) -> "FortnoxClient":
+        connection = FortnoxConnection.objects.filter(tenant=tenant).first()
+        if connection is None:
+            raise FortnoxNotConnected("Fortnox is not connected for this company.")
+        return cls(tokens=ConnectionTokens(connection), **kwargs)
+
+    # --- transport --------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, params=None, json=None) -> Any:
+        """Send one logical request; returns the decoded JSON (None for an empty answer)."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        token = self.tokens.access_token()
+        refreshed = False
+        rate_limited = 0
+        while True:
+            response = self._send(method, url, token=token, params=params, json=json)
+            if not refreshed and self._token_rejected(response):
+                refreshed = True
+                replacement = self.tokens.replace_rejected(token)
+                if replacement:
+                    token = replacement
+                    continue
+            if response.status_code == 429 and rate_limited < settings.FORTNOX_RATE_LIMIT_RETRIES:
+                self.sleep(self._retry_delay(response, attempt=rate_limited))
+                rate_limited += 1
+                continue
+            return self._result(response)
+
+    def _send(self, method, url, *, token, params, json) -> requests.Response:
+        self.throttle.acquire(self.tokens.throttle_key)
+        count_request("fortnox")
+        try:
+            return self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except requests.RequestException as error:
+            raise FortnoxUnavailable(
+                f"Fortnox could not be reached ({error.__class__.__name__})."
+            ) from None
+
+    @staticmethod
+    def _body(response: requests.Response):
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def _token_rejected(self, response: requests.Response) -> bool:
+        """Whether a fresh token might help. Whether Fortnox answers an expired token with 401 or
+        403 is not documented, so both count, except a 403 that names a missing licence."""
+        _message, code = parse_error_body(self._body(response))
+        if code in TOKEN_ERROR_CODES:
+            return True
+        if response.status_code == 401:
+            return True
+        return response.status_code == 403 and code not in (
+            *SCOPE_ERROR_CODES,
+            NO_API_LICENCE_CODE,
+        )
+
+    @staticmethod
+    def _retry_after(response: requests.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if not value:
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return (when - timezone.now()).total_seconds()
+
+    def _retry_delay(self, response: requests.Response, *, attempt: int) -> float:
+        retry_after = self._retry_after(response)
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
+        return min(2.0**attempt, MAX_BACKOFF_SECONDS)
+
+    def _result(self, response: requests.Response) -> Any:
+        status = response.status_code
+        if 200 <= status < 300:
+            if not response.content:
+                return None
+            body = self._body(response)
+            if body is None:
+                raise FortnoxUnavailable("Fortnox answered with something that is not JSON.")
+            return body
+        raise self._error(response)
+
+    def _error(self, response: requests.Response) -> FortnoxError:
+        status = response.status_code
+        message, code = parse_error_body(self._body(response))
+        message = message or f"HTTP {status} {response.reason or ''}".strip()
+        if status == 429:
+            return FortnoxRateLimited(
+                message, retry_after=self._retry_after(response), status=status, code=code
+            )
+        if status in (401, 403) or code in AUTH_ERROR_CODES:
+            return FortnoxAuthError(message, status=status, code=code)
+        if status == 404:
+            return FortnoxNotFound(message, status=status, code=code)
+        if 300 <= status < 400:
+            return FortnoxUnavailable(
+                f"Fortnox answered with a redirect ({status}).", status=status
+            )
+        if 400 <= status < 500:
+            return FortnoxValidationError(message, status=status, code=code)
+        return FortnoxUnavailable(message, status=status, code=code)
+
+    def _pages(self, path: str, collection: str, params: dict) -> Iterator[dict]:
+        """Every item of a classic list, page by page (`limit`=500)."""
+        page = 1
+        while True:
+            body = self.request("GET", path, params={**params, "limit": PAGE_SIZE, "page": page})
+            items = (body or {}).get(collection) or []
+            yield from items
+            meta = (body or {}).get("MetaInformation") or {}
+            try:
+                total_pages = int(meta.get("@TotalPages", 1))
+            except (TypeError, ValueError):
+                total_pages = 1
+            if page >= total_pages or not items:
+                return
+            page += 1
+
+    @staticmethod
+    def _list_params(*, lastmodified=None, filter=None, **extra) -> dict:
+        params = {key: value for key, value in extra.items() if value is not None}
+        if filter:
+            params["filter"] = filter
+        if lastmodified is not None:
+            params["lastmodified"] = lastmodified_param(lastmodified)
+        return params
+
+    # --- company --------------------------------------------------------------------------
+
+    def company_information(self) -> dict:
+        return self.request("GET", "3/companyinformation")["CompanyInformation"]
+
+    # --- articles -------------------------------------------------------------------------
+
+    def articles_list(
+        self, *, lastmodified=None, filter=None, supplier_number=None, ean=None
+    ) -> Iterator[dict]:
+        """List items carry a subset of the fields, some numbers as strings; fetch the article
+        for the rest."""
+        params = self._list_params(
+            lastmodified=lastmodified, filter=filter, suppliernumber=supplier_number, ean=ean
+        )
+        return self._pages("3/articles", "Articles", params)
+
+    def article_get(self, article_number: str) -> dict:
+        return self.request("GET", f"3/articles/{_segment(article_number)}")["Article"]
+
+    def article_update(self, article_number: str, fields: dict) -> dict:
+        return self.request(
+            "PUT", f"3/articles/{_segment(article_number)}", json={"Article": fields}
+        )["Article"]
+
+    def article_stock_update(self, article_number: str, quantity) -> dict:
+        return self.article_update(article_number, {"QuantityInStock": quantity})
+
+    # --- suppliers and customers ----------------------------------------------------------
+
+    def suppliers_list(self, *, lastmodified=None, filter=None) -> Iterator[dict]:
+        params = self._list_params(lastmodified=lastmodified, filter=filter)
+        return self._pages("3/suppliers", "Suppliers", params)
+
+    def supplier_get(self, supplier_number: str) -> dict:
+        return self.request("GET", f"3/suppliers/{_segment(supplier_number)}")["Supplier"]
+
+    def customers_list(self, *, lastmodified=None, filter=None) -> Iterator[dict]:
+        params = self._list_params(lastmodified=lastmodified, filter=filter)
+        return self._pages("3/customers", "Customers", params)
+
+    def customer_get(self, customer_number: str) -> dict:
+        return self.request("GET", f"3/customers/{_segment(customer_number)}")["Customer"]
+
+    # --- orders and invoices --------------------------------------------------------------
+
+    def orders_list(
+        self,
+        *,
+        filter=None,
+        lastmodified=None,
+        sent: bool | None = None,
+        notcompleted: bool | None = None,
+        sortby: str | None = None,
+    ) -> Iterator[dict]:
+        """filter: cancelled | expired | invoicecreated | invoicenotcreated (one at a time)."""
+        params = self._list_params(
+            lastmodified=lastmodified,
+            filter=filter,
+            sent=None if sent is None else str(sent).lower(),
+            notcompleted=None if notcompleted is None else str(notcompleted).lower(),
+            sortby=sortby,
+        )
+        return self._pages("3/orders", "Orders", params)
+
+    def order_get(self, document_number) -> dict:
+        return self.request("GET", f"3/orders/{_segment(document_number)}")["Order"]
+
+    def order_quantities_update(
+        self,
+        document_number,
+        *,
+        delivered: dict[str, Any] | None = None,
+        ordered: dict[str, Any] | None = None,
+    ) -> dict:
+        """Set DeliveredQuantity / OrderedQuantity per RowId. Fortnox replaces an order's row list
+        with the rows a PUT sends (rows left out are deleted), so every row is sent back with its
+        writable fields, changed or not."""
+        delivered = {str(row_id): value for row_id, value in (delivered or {}).items()}
+        ordered = {str(row_id): value for row_id, value in (ordered or {}).items()}
+        order = self.order_get(document_number)
+        rows = []
+        for row in order.get("OrderRows") or []:
+            row_id = str(row.get("RowId"))
+            sent_row = {key: row[key] for key in ORDER_ROW_WRITABLE_FIELDS if key in row}
+            if row_id in delivered:
+                sent_row["DeliveredQuantity"] = delivered.pop(row_id)
+            if row_id in ordered:
+                sent_row["OrderedQuantity"] = ordered.pop(row_id)
+            rows.append(sent_row)
+        if delivered or ordered:
+            unknown = ", ".join(sorted({*delivered, *ordered}))
+            raise FortnoxValidationError(
+                f"Order {document_number} has no row with RowId {unknown}.", code=None
+            )
+        return self.request(
+            "PUT", f"3/orders/{_segment(document_number)}", json={"Order": {"OrderRows": rows}}
+        )["Order"]
+
+    def order_invoice_create(self, document_number) -> dict:
+        """Invoice the delivered quantities; Fortnox makes a back order of the rest."""
+        return self.request("PUT", f"3/orders/{_segment(document_number)}/createinvoice")["Invoice"]
+
+    def order_cancel(self, document_number) -> dict:
+        return self.request("PUT", f"3/orders/{_segment(document_number)}/cancel")["Order"]
+
+    def order_warehouse_ready(self, document_number) -> dict:
+        body = self.request("PUT", f"3/orders/{_segment(document_number)}/warehouseready")
+        return (body or {}).get("Order", body)
+
+    def invoice_get(self, document_number) -> dict:
+        return self.request("GET", f"3/invoices/{_segment(document_number)}")["Invoice"]
+
+    # --- warehouse module (camelCase, unwrapped) ------------------------------------------
+
+    def warehouse_tenant(self) -> dict:
+        """{"tenantId": …, "activated": bool}: whether Fortnox Lager is on."""
+        return self.request("GET", "api/warehouse/tenants-v4")
+
+    def warehouse_stock_balance(
+        self, *, item_ids: list[str], stock_point_codes: list[str] | None = None
+    ) -> list[dict]:
+        balances: list[dict] = []
+        for start in range(0, len(item_ids), STOCK_BALANCE_BATCH):
+            params = {"itemIds": ",".join(item_ids[start : start + STOCK_BALANCE_BATCH])}
+            if stock_point_codes:
+                params["stockPointCodes"] = ",".join(stock_point_codes)
+            balances.extend(
+                self.request("GET", "api/warehouse/status-v1/stockbalance", params=params) or []
+            )
+        return balances
+
+    @staticmethod
+    def _custom_document_path(direction: str, document_type: str, document_id: str) -> str:
+        document_id = str(document_id)
+        if direction not in CUSTOM_DOCUMENT_DIRECTIONS:
+            raise ValueError(f"direction must be one of {CUSTOM_DOCUMENT_DIRECTIONS}")
+        if not document_id.isdigit() or len(document_id) > MAX_CUSTOM_DOCUMENT_ID_LENGTH:
+            raise ValueError("A custom document id is digits only, at most 25 of them.")
+        return (
+            f"api/warehouse/documentdeliveries/custom/{direction}-v1/"
+            f"{_segment(document_type)}/{document_id}"
+        )
+
+    def custom_document_save(
+        self, *, direction: str, document_type: str, document_id: str, document: dict
+    ) -> dict:
+        """Create or save (PUT) under our own id, which makes a retried save harmless."""
+        path = self._custom_document_path(direction, document_type, document_id)
+        return self.request("PUT", path, json=document)
+
+    def custom_document_release(
+        self, *, direction: str, document_type: str, document_id: str
+    ) -> dict:
+        """Book the document: the stock moves."""
+        path = self._custom_document_path(direction, document_type, document_id)
+        return self.request("PUT", f"{path}/release")
+
+    def incoming_goods_create(self, document: dict) -> dict:
+        return self.request("POST", "api/warehouse/incominggoods-v1/", json=document)
+
+    def incoming_goods_release(self, incoming_goods_id) -> dict:
+        return self.request(
+            "PUT", f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/release"
+        )
+
+    def incoming_goods_complete(self, incoming_goods_id, *, booking_date: str) -> dict:
+        return self.request(
+            "PUT",
+            f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/completed",
+            json=booking_date,
+        )
+
+    def purchase_orders_list(
+        self, *, state: str = "SENT", purchase_type: str | None = "WAREHOUSE"
+    ) -> list[dict]:
+        params = {"state": state}
+        if purchase_type:
+            params["purchaseType"] = purchase_type
+        return self.request("GET", "api/warehouse/purchaseorders-v1", params=params) or []
+
+    def purchase_order_get(self, purchase_order_id) -> dict:
+        return self.request("GET", f"api/warehouse/purchaseorders-v1/{_segment(purchase_order_id)}")
+
+    def purchase_order_complete(self, purchase_order_id) -> dict:
+        return self.request(
+            "PUT", f"api/warehouse/purchaseorders-v1/{_segment(purchase_order_id)}/complete"
+        )

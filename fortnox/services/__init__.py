@@ -1,0 +1,1 @@
+"""Fortnox connection lifecycle and tokens."""

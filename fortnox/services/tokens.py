@@ -1,0 +1,235 @@
+"""The only code that hands out Fortnox access tokens and rotates the token pair.
+
+Fortnox's refresh token is single use: the moment Fortnox answers a refresh, the old refresh token
+is dead. So a refresh happens under a per-connection row lock shared by every worker, the row is
+read again after the lock is taken (another worker may just have refreshed), and the new pair is
+committed before anyone uses it. Only Fortnox saying the refresh token is invalid marks the
+connection as needing reactivation; network errors and 5xx are transient and never do."""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import Integration, IntegrationEvent
+from integrations.services.events import integration_event_record
+
+from ..errors import (
+    FortnoxError,
+    FortnoxNeedsReactivation,
+    FortnoxNotConnected,
+    FortnoxUnavailable,
+    OAuthInvalidGrant,
+)
+from ..models import FortnoxConnection
+from ..oauth import TokenSet, oauth_token_refresh
+from ..selectors import keep_alive_cutoff
+from ..signals import connection_needs_reactivation
+
+logger = logging.getLogger(__name__)
+
+NEEDS_REACTIVATION_MESSAGE = (
+    "Fortnox no longer accepts this connection's refresh token. Reactivate the integration: "
+    "sign in to Fortnox again and accept the permissions."
+)
+
+
+def _expiring(connection: FortnoxConnection, now: datetime) -> bool:
+    """True when the access token is missing or expires within the refresh margin."""
+    margin = timedelta(seconds=settings.FORTNOX_REFRESH_MARGIN_SECONDS)
+    return (
+        not connection.access_token
+        or connection.access_expires_at is None
+        or connection.access_expires_at <= now + margin
+    )
+
+
+def _still_valid(connection: FortnoxConnection, now: datetime) -> bool:
+    return bool(
+        connection.access_token
+        and connection.access_expires_at is not None
+        and connection.access_expires_at > now
+    )
+
+
+def _ensure_connected(connection: FortnoxConnection) -> None:
+    if connection.status == FortnoxConnection.Status.NEEDS_REACTIVATION:
+        raise FortnoxNeedsReactivation(NEEDS_REACTIVATION_MESSAGE)
+    if connection.status == FortnoxConnection.Status.REVOKED:
+        raise FortnoxNotConnected("Fortnox has been disconnected for this company.")
+
+
+def connection_access_token(*, connection_id: int) -> str:
+    """A valid access token for the connection, refreshed first when it is about to expire."""
+    connection = FortnoxConnection.objects.get(pk=connection_id)
+    _ensure_connected(connection)
+    if not _expiring(connection, timezone.now()):
+        return connection.access_token
+    token, _refreshed = _refresh(connection_id=connection_id, needed=_expiring)
+    return token
+
+
+def connection_token_refresh(*, connection_id: int, rejected_access_token: str = "") -> str:
+    """Refresh now and return the new access token. After Fortnox rejected a token, pass it as
+    rejected_access_token: if another worker has replaced it meanwhile, that one is returned and
+    no second refresh is made."""
+
+    def needed(connection: FortnoxConnection, now: datetime) -> bool:
+        if rejected_access_token:
+            return connection.access_token == rejected_access_token
+        return True
+
+    token, _refreshed = _refresh(connection_id=connection_id, needed=needed)
+    return token
+
+
+def connection_keep_alive(*, connection_id: int) -> bool:
+    """Refresh an idle connection whose refresh token is getting old (they die after 31 days
+    unused). Returns whether a refresh was made."""
+    _token, refreshed = _refresh(connection_id=connection_id, needed=_keep_alive_due)
+    return refreshed
+
+
+def _keep_alive_due(connection: FortnoxConnection, now: datetime) -> bool:
+    issued = connection.refresh_token_issued_at
+    return issued is None or issued < keep_alive_cutoff(now=now)
+
+
+def _refresh(
+    *, connection_id: int, needed: Callable[[FortnoxConnection, datetime], bool]
+) -> tuple[str, bool]:
+    """(access token, whether Fortnox was asked for a new pair) or a typed error."""
+    failure: FortnoxError
+    with transaction.atomic():
+        connection = FortnoxConnection.objects.select_for_update().get(pk=connection_id)
+        _ensure_connected(connection)
+        now = timezone.now()
+        if not needed(connection, now):
+            return connection.access_token, False
+        if not connection.refresh_token:
+            _mark_needs_reactivation(connection, reason="No refresh token is stored.", now=now)
+            failure = FortnoxNeedsReactivation(NEEDS_REACTIVATION_MESSAGE)
+        else:
+            try:
+                tokens = oauth_token_refresh(refresh_token=connection.refresh_token)
+            except OAuthInvalidGrant as error:
+                _mark_needs_reactivation(connection, reason=error.message, now=now)
+                failure = FortnoxNeedsReactivation(NEEDS_REACTIVATION_MESSAGE)
+            except FortnoxError as error:
+                _record_refresh_failure(connection, error=error, now=now)
+                if isinstance(error, FortnoxUnavailable) and _still_valid(connection, now):
+                    # We refresh ahead of expiry: the current token still works for a while,
+                    # and the next request tries the refresh again.
+                    return connection.access_token, False
+                failure = error
+            else:
+                _store_refreshed(connection, tokens=tokens, now=now)
+                return connection.access_token, True
+    raise failure
+
+
+def _store_refreshed(connection: FortnoxConnection, *, tokens: TokenSet, now: datetime) -> None:
+    connection.access_token = tokens.access_token
+    connection.access_expires_at = tokens.expires_at
+    if tokens.refresh_token:
+        connection.refresh_token = tokens.refresh_token
+        connection.refresh_token_issued_at = now
+    else:
+        logger.warning(
+            "fortnox connection %s: refresh answer had no refresh token, keeping the old one",
+            connection.pk,
+        )
+    if tokens.scopes:
+        connection.scopes = tokens.scopes
+    connection.last_refresh_success_at = now
+    connection.refresh_failures = 0
+    connection.last_refresh_error = ""
+    connection.save(
+        update_fields=[
+            "access_token",
+            "access_expires_at",
+            "refresh_token",
+            "refresh_token_issued_at",
+            "scopes",
+            "last_refresh_success_at",
+            "refresh_failures",
+            "last_refresh_error",
+            "updated_at",
+        ]
+    )
+
+
+def _record_refresh_failure(
+    connection: FortnoxConnection, *, error: FortnoxError, now: datetime
+) -> None:
+    connection.refresh_failures += 1
+    connection.last_refresh_failure_at = now
+    connection.last_refresh_error = str(error)[:300]
+    connection.save(
+        update_fields=[
+            "refresh_failures",
+            "last_refresh_failure_at",
+            "last_refresh_error",
+            "updated_at",
+        ]
+    )
+    logger.warning(
+        "fortnox connection %s: refresh failed (%s in a row): %s",
+        connection.pk,
+        connection.refresh_failures,
+        error,
+    )
+
+
+def _mark_needs_reactivation(connection: FortnoxConnection, *, reason: str, now: datetime) -> None:
+    """Called with the connection row locked and still active, so this happens once per incident.
+    The tenant's integration stops in the same transaction; the signal goes after commit."""
+    connection.status = FortnoxConnection.Status.NEEDS_REACTIVATION
+    connection.needs_reactivation_since = now
+    connection.refresh_failures += 1
+    connection.last_refresh_failure_at = now
+    connection.last_refresh_error = reason[:300]
+    # The pair is dead; nothing is gained by keeping it at rest.
+    connection.access_token = None
+    connection.refresh_token = None
+    connection.access_expires_at = None
+    connection.save(
+        update_fields=[
+            "status",
+            "needs_reactivation_since",
+            "refresh_failures",
+            "last_refresh_failure_at",
+            "last_refresh_error",
+            "access_token",
+            "refresh_token",
+            "access_expires_at",
+            "updated_at",
+        ]
+    )
+    integration = (
+        Integration.objects.select_for_update().filter(tenant_id=connection.tenant_id).first()
+    )
+    if integration is not None:
+        previous = integration.status
+        # An integration still being set up was never running; it stays in setup.
+        if previous in (Integration.Status.ACTIVE, Integration.Status.PAUSED):
+            integration.status = Integration.Status.NEEDS_REACTIVATION
+            integration.save(update_fields=["status"])
+        integration_event_record(
+            integration=integration,
+            kind=IntegrationEvent.Kind.TOKEN,
+            message="Fortnox refused the refresh token; the connection needs to be reactivated.",
+            data={
+                "connection": connection.pk,
+                "reason": reason[:300],
+                "from": previous,
+                "to": integration.status,
+            },
+        )
+    logger.warning("fortnox connection %s: needs reactivation (%s)", connection.pk, reason)
+    transaction.on_commit(
+        lambda: connection_needs_reactivation.send(sender=FortnoxConnection, connection=connection)
+    )

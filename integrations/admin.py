@@ -1,0 +1,189 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Heartbeat,
+    Integration,
+    IntegrationEvent,
+    ProcessSetting,
+    RecordLink,
+    SyncCursor,
+    SyncFailure,
+    SyncRun,
+)
+from .processes import registry
+from .services import integrations as services
+from .services.sync import OUTCOMES
+
+
+class ProcessSettingForm(forms.ModelForm):
+    """The process list and each process's options come from the registry declaration."""
+
+    process = forms.ChoiceField(choices=[(p.key, p.label) for p in registry])
+
+    class Meta:
+        model = ProcessSetting
+        fields = ["process", "enabled", "options"]
+
+    def clean(self):
+        cleaned = super().clean()
+        key = cleaned.get("process")
+        if key in registry:
+            try:
+                cleaned["options"] = registry[key].clean_options(cleaned.get("options") or {})
+            except ValidationError as error:
+                self.add_error("options", error.messages)
+        return cleaned
+
+
+class ProcessSettingInline(admin.TabularInline):
+    model = ProcessSetting
+    form = ProcessSettingForm
+    extra = 0
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["tenant", "kind", "status", "interval_minutes", "next_run_at", "activated_at"]
+    list_filter = ["status", "kind"]
+    list_select_related = ["tenant"]
+    search_fields = [
+        "tenant__name",
+        "tenant__organisation_number",
+        "=tenant__fortnox_tenant_id",
+        "problem_email",
+    ]
+    readonly_fields = ["created_at", "activated_at"]
+    inlines = [ProcessSettingInline]
+    actions = ["run_now", "pause", "resume"]
+
+    def _apply(self, request, queryset, action, done):
+        succeeded = 0
+        for integration in queryset:
+            try:
+                action(integration=integration, actor=request.user)
+                succeeded += 1
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{integration}: {' '.join(error.messages)}", messages.WARNING
+                )
+        if succeeded:
+            self.message_user(request, f"{done}: {succeeded}", messages.SUCCESS)
+
+    @admin.action(description=_("Run now"))
+    def run_now(self, request, queryset):
+        self._apply(request, queryset, services.integration_request_run, _("Runs queued"))
+
+    @admin.action(description=_("Pause"))
+    def pause(self, request, queryset):
+        self._apply(request, queryset, services.integration_pause, _("Paused"))
+
+    @admin.action(description=_("Resume"))
+    def resume(self, request, queryset):
+        self._apply(request, queryset, services.integration_resume, _("Resumed"))
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "integration",
+        "trigger",
+        "status",
+        "started_at",
+        "duration",
+        "totals_display",
+        "fortnox_requests",
+        "ongoing_requests",
+    ]
+    list_filter = ["status", "trigger", "started_at"]
+    list_select_related = ["integration__tenant"]
+    search_fields = ["integration__tenant__name", "=integration__tenant__fortnox_tenant_id"]
+    raw_id_fields = ["integration"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    @admin.display(description=_("created / updated / unchanged / failed"))
+    def totals_display(self, run):
+        return " / ".join(str(run.totals[outcome]) for outcome in OUTCOMES)
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Open")), ("no", _("Resolved"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(SyncFailure)
+class SyncFailureAdmin(admin.ModelAdmin):
+    list_display = [
+        "object_type",
+        "object_ref",
+        "integration",
+        "process",
+        "kind",
+        "short_message",
+        "attempts",
+        "last_seen_at",
+        "resolved_at",
+    ]
+    list_filter = [OpenFilter, "kind", "process", "object_type"]
+    list_select_related = ["integration__tenant"]
+    search_fields = ["object_ref", "message", "integration__tenant__name"]
+    raw_id_fields = ["integration", "run", "resolved_by"]
+    readonly_fields = ["first_seen_at", "last_seen_at", "attempts"]
+    show_full_result_count = False
+
+    @admin.display(description=_("message"))
+    def short_message(self, failure):
+        return failure.message[:120]
+
+
+@admin.register(RecordLink)
+class RecordLinkAdmin(admin.ModelAdmin):
+    list_display = ["object_type", "fortnox_key", "ongoing_key", "integration", "synced_at"]
+    list_filter = ["object_type"]
+    list_select_related = ["integration__tenant"]
+    search_fields = ["=fortnox_key", "=ongoing_key", "integration__tenant__name"]
+    raw_id_fields = ["integration"]
+    show_full_result_count = False
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(admin.ModelAdmin):
+    list_display = ["integration", "process", "value", "updated_at"]
+    list_filter = ["process"]
+    list_select_related = ["integration__tenant"]
+    search_fields = ["integration__tenant__name"]
+    raw_id_fields = ["integration"]
+
+
+@admin.register(IntegrationEvent)
+class IntegrationEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "integration", "kind", "message", "actor"]
+    list_filter = ["kind", "created_at"]
+    list_select_related = ["integration__tenant", "actor"]
+    search_fields = ["message", "integration__tenant__name"]
+    raw_id_fields = ["integration", "actor"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["name", "beat_at", "details"]

@@ -1,0 +1,18 @@
+"""Errors the engine understands. API clients raise subclasses whose failure_kind says how the
+failure is recorded; anything else that escapes a process is recorded as a bug."""
+
+
+class SyncError(Exception):
+    failure_kind = "remote"
+    # True when nothing else in the run can succeed either (e.g. Fortnox consent is gone).
+    stops_run = False
+
+
+class ObjectValidationError(SyncError):
+    """The object itself cannot be synced as it is; retrying without a change will not help."""
+
+    failure_kind = "validation"
+
+
+def failure_kind_of(error: BaseException) -> str:
+    return getattr(error, "failure_kind", "bug")

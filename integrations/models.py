@@ -1,0 +1,303 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from tenants.models import Tenant
+
+from .processes import registry
+
+
+class Integration(models.Model):
+    class Kind(models.TextChoices):
+        ONGOING_FORTNOX = "ongoing_fortnox", _("Ongoing WMS ⇄ Fortnox")
+
+    class Status(models.TextChoices):
+        SETUP = "setup", _("Being set up")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        NEEDS_REACTIVATION = "needs_reactivation", _("Needs reactivation")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="integrations")
+    kind = models.CharField(
+        _("kind"), max_length=30, choices=Kind.choices, default=Kind.ONGOING_FORTNOX
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SETUP
+    )
+    interval_minutes = models.PositiveIntegerField(
+        _("sync interval (minutes)"), default=settings.SYNC_DEFAULT_INTERVAL_MINUTES
+    )
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    problem_email = models.EmailField(_("e-mail for problems"), blank=True)
+    activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("integration")
+        verbose_name_plural = _("integrations")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind"], name="one_integration_per_kind"),
+            models.CheckConstraint(
+                condition=Q(interval_minutes__gte=1) & Q(interval_minutes__lte=1440),
+                name="interval_between_1_minute_and_1_day",
+            ),
+        ]
+        # The scheduler tick asks for due active integrations in next_run_at order.
+        indexes = [models.Index(fields=["status", "next_run_at"], name="integration_due")]
+
+    def __str__(self):
+        return f"{self.tenant} · {self.get_kind_display()}"
+
+
+class ProcessSetting(models.Model):
+    """Whether one process of the registry runs for an integration, and its options."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="process_settings"
+    )
+    process = models.CharField(_("process"), max_length=40)
+    enabled = models.BooleanField(_("enabled"))
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("process setting")
+        verbose_name_plural = _("process settings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "process"], name="one_setting_per_process"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.integration} · {self.process}"
+
+
+class SyncRun(models.Model):
+    class Trigger(models.TextChoices):
+        BEAT = "beat", _("Schedule")
+        MANUAL = "manual", _("Run now")
+        EVENT = "event", _("Event")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        PARTIAL = "partial", _("Some objects failed")
+        FAILED = "failed", _("Failed")
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # {"articles": {"created": 3, "updated": 1, "skipped": 40, "failed": 0}, …}; JSON objects keep
+    # no key order in PostgreSQL, so read them in run order through process_counts.
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    fortnox_requests = models.PositiveIntegerField(_("Fortnox requests"), default=0)
+    ongoing_requests = models.PositiveIntegerField(_("Ongoing requests"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # The database, not only the engine's lock, guarantees one running run at a time.
+            models.UniqueConstraint(
+                fields=["integration"],
+                condition=Q(status="running"),
+                name="one_running_run_per_integration",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["integration", "-started_at"], name="run_history"),
+            models.Index(fields=["status", "started_at"], name="run_status_time"),
+            models.Index(fields=["started_at"], name="run_started"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.integration} {self.get_status_display()}"
+
+    @property
+    def duration(self):
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    @property
+    def process_counts(self) -> list[tuple[str, dict[str, int]]]:
+        known = [(p.label, self.counts[p.key]) for p in registry if p.key in self.counts]
+        unknown = [(key, value) for key, value in self.counts.items() if key not in registry]
+        return known + unknown
+
+    @property
+    def totals(self) -> dict[str, int]:
+        totals = dict.fromkeys(("created", "updated", "skipped", "failed"), 0)
+        for process_counts in self.counts.values():
+            for outcome, number in process_counts.items():
+                totals[outcome] = totals.get(outcome, 0) + number
+        return totals
+
+
+class SyncFailure(models.Model):
+    """One object that failed to sync (or a whole process that crashed). Stays open, counting its
+    attempts across runs, until the object syncs or someone resolves it."""
+
+    class Kind(models.TextChoices):
+        AUTH = "auth", _("Authorisation")
+        RATE_LIMIT = "rate_limit", _("Rate limit")
+        REMOTE = "remote", _("Remote system")
+        VALIDATION = "validation", _("Validation")
+        BUG = "bug", _("Internal error")
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="failures")
+    run = models.ForeignKey(
+        SyncRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="failures",
+        help_text=_("The last run that saw this failure."),
+    )
+    process = models.CharField(_("process"), max_length=40)
+    object_type = models.CharField(_("object type"), max_length=40)
+    object_ref = models.CharField(_("reference"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    message = models.TextField(_("message"))
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"))
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution_note = models.TextField(_("resolution note"), blank=True)
+
+    class Meta:
+        verbose_name = _("sync failure")
+        verbose_name_plural = _("sync failures")
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "process", "object_type", "object_ref"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_failure_per_object",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["integration", "-last_seen_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="open_failures",
+            ),
+            models.Index(fields=["last_seen_at"], name="failure_last_seen"),
+            models.Index(fields=["object_ref"], name="failure_object_ref"),
+        ]
+
+    def __str__(self):
+        return f"{self.object_type} {self.object_ref}: {self.message[:60]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class RecordLink(models.Model):
+    """Which Ongoing object a Fortnox object became, and the fingerprint of what was last sent, so
+    an unchanged object costs no write and a retried run never creates a second one."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="record_links"
+    )
+    object_type = models.CharField(_("object type"), max_length=40)
+    fortnox_key = models.CharField(_("Fortnox key"), max_length=100)
+    ongoing_key = models.CharField(_("Ongoing key"), max_length=100, blank=True)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True)
+    synced_at = models.DateTimeField(_("synced"))
+
+    class Meta:
+        verbose_name = _("record link")
+        verbose_name_plural = _("record links")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "object_type", "fortnox_key"], name="one_link_per_object"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["integration", "object_type", "ongoing_key"], name="link_by_ongoing_key"
+            ),
+            models.Index(fields=["fortnox_key"], name="link_fortnox_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.object_type} {self.fortnox_key} → {self.ongoing_key or '—'}"
+
+
+class SyncCursor(models.Model):
+    """Where a process's incremental pull continues; written only after the page it covers is
+    committed."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="cursors")
+    process = models.CharField(_("process"), max_length=40)
+    value = models.CharField(_("value"), max_length=100)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("sync cursor")
+        verbose_name_plural = _("sync cursors")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "process"], name="one_cursor_per_process"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.integration} · {self.process} = {self.value}"
+
+
+class IntegrationEvent(models.Model):
+    """The integration's timeline: settings changed, status changed, tokens, e-mails, support."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        STATUS = "status", _("Status changed")
+        SETTINGS = "settings", _("Settings changed")
+        RUN_REQUESTED = "run_requested", _("Run requested")
+        TOKEN = "token", _("Token event")
+        EMAIL = "email", _("E-mail sent")
+        SUPPORT = "support", _("Support action")
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.CharField(_("message"), max_length=300)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("integration event")
+        verbose_name_plural = _("integration events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["integration", "-created_at"], name="event_timeline")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.message}"
+
+
+class Heartbeat(models.Model):
+    """When a background loop (the scheduler tick, later the event consumer) last did its work;
+    /healthz and the dashboard read it."""
+
+    name = models.CharField(max_length=40, unique=True)
+    beat_at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

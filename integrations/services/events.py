@@ -1,0 +1,18 @@
+from integrations.models import Integration, IntegrationEvent
+
+
+def integration_event_record(
+    *,
+    integration: Integration,
+    kind: str,
+    message: str,
+    actor=None,
+    data: dict | None = None,
+) -> IntegrationEvent:
+    return IntegrationEvent.objects.create(
+        integration=integration,
+        kind=kind,
+        message=message[:300],
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        data=data or {},
+    )

@@ -1,0 +1,83 @@
+"""The scheduler: each minute's tick claims the due integrations and enqueues one sync each."""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import Heartbeat, Integration, SyncRun
+
+logger = logging.getLogger(__name__)
+
+TICK = "tick"
+
+
+@dataclass(frozen=True)
+class TickResult:
+    claimed: list[int]
+    reaped: int
+
+
+def sync_enqueue(*, integration_ids: list[int], trigger: str) -> None:
+    """Queue one sync per integration once the surrounding transaction has committed, so a worker
+    never looks for rows it cannot see yet."""
+    from integrations.tasks import integration_sync
+
+    def send():
+        for integration_id in integration_ids:
+            integration_sync.delay(integration_id, trigger)
+
+    transaction.on_commit(send)
+
+
+def integrations_claim_due(*, now=None, batch_size: int | None = None) -> list[int]:
+    """Move every due active integration's next run forward and return their ids. Concurrent
+    ticks skip each other's locked rows, so each due integration is claimed exactly once."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.SYNC_TICK_BATCH_SIZE
+    jitter = settings.SYNC_SCHEDULE_JITTER_SECONDS
+    with transaction.atomic():
+        due = list(
+            Integration.objects.select_for_update(skip_locked=True)
+            .filter(status=Integration.Status.ACTIVE, next_run_at__lte=now)
+            .order_by("next_run_at")
+            .only("id", "interval_minutes", "next_run_at")[:batch_size]
+        )
+        for integration in due:
+            integration.next_run_at = now + timedelta(
+                minutes=integration.interval_minutes,
+                seconds=random.uniform(0, jitter),  # noqa: S311 - load spreading, not security
+            )
+        Integration.objects.bulk_update(due, ["next_run_at"], batch_size=1000)
+        claimed = [integration.pk for integration in due]
+        sync_enqueue(integration_ids=claimed, trigger=SyncRun.Trigger.BEAT)
+    return claimed
+
+
+def sync_runs_close_abandoned(*, now=None) -> int:
+    """Close runs whose worker died (killed, machine lost): no run can still be going once the
+    hard time limit has passed, and leaving them 'running' would block the integration forever."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    return SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=cutoff).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        error="The run was interrupted (its worker stopped) and was closed by the scheduler.",
+    )
+
+
+def integrations_tick(*, now=None) -> TickResult:
+    now = now or timezone.now()
+    reaped = sync_runs_close_abandoned(now=now)
+    claimed = integrations_claim_due(now=now)
+    Heartbeat.objects.update_or_create(
+        name=TICK, defaults={"beat_at": now, "details": {"claimed": len(claimed), "reaped": reaped}}
+    )
+    logger.info(
+        "tick: %d due integrations enqueued, %d abandoned runs closed", len(claimed), reaped
+    )
+    return TickResult(claimed=claimed, reaped=reaped)

@@ -1,0 +1,237 @@
+"""The sync engine: one run of one integration, its processes in registry order."""
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations.errors import failure_kind_of
+from integrations.metering import metering
+from integrations.models import Integration, SyncCursor, SyncFailure, SyncRun
+from integrations.processes import registry as default_registry
+from integrations.registry import Process, Registry
+from integrations.selectors import process_states
+
+from .failures import sync_failure_record, sync_failures_resolve
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ("created", "updated", "skipped", "failed")
+# A process-level failure (the process crashed, or was refused by the settings rules) is filed
+# under this object type with the process key as its reference.
+PROCESS_OBJECT = "process"
+
+
+@dataclass
+class ProcessContext:
+    """What a process body gets: its integration, run, options, and the means to report."""
+
+    integration: Integration
+    run: SyncRun
+    process: Process
+    options: dict[str, Any]
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+
+    def count(self, outcome: str, number: int = 1) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"Unknown outcome {outcome!r}")
+        self.counts[outcome] += number
+
+    def synced(self, *, object_type: str, object_ref: str, outcome: str) -> None:
+        """An object went through: count it and close any failure it had."""
+        self.count(outcome)
+        sync_failures_resolve(
+            integration=self.integration,
+            process=self.process.key,
+            object_type=object_type,
+            object_ref=object_ref,
+        )
+
+    def fail(
+        self,
+        *,
+        object_type: str,
+        object_ref: str,
+        kind: str,
+        message: str,
+        details: dict | None = None,
+    ) -> None:
+        """An object failed: record it; the process carries on with the others."""
+        self.count("failed")
+        sync_failure_record(
+            run=self.run,
+            process=self.process.key,
+            object_type=object_type,
+            object_ref=object_ref,
+            kind=kind,
+            message=message,
+            details=details,
+        )
+
+    def fail_process(self, *, kind: str, message: str, details: dict | None = None) -> str:
+        """The process as a whole could not do its work; returns the line for the run's error."""
+        self.fail(
+            object_type=PROCESS_OBJECT,
+            object_ref=self.process.key,
+            kind=kind,
+            message=message,
+            details=details,
+        )
+        return f"{self.process.key}: {message}"
+
+    def cursor(self) -> str | None:
+        return (
+            SyncCursor.objects.filter(integration=self.integration, process=self.process.key)
+            .values_list("value", flat=True)
+            .first()
+        )
+
+    def save_cursor(self, value: str) -> None:
+        """Call only after the page the cursor covers has been committed."""
+        SyncCursor.objects.update_or_create(
+            integration=self.integration, process=self.process.key, defaults={"value": value}
+        )
+
+
+def _record_crash(context: ProcessContext, error: Exception) -> str:
+    if isinstance(error, SoftTimeLimitExceeded):
+        return context.fail_process(
+            kind=SyncFailure.Kind.BUG,
+            message="The run took longer than its time limit and was stopped.",
+        )
+    logger.exception("sync %s: process %s failed", context.integration.pk, context.process.key)
+    return context.fail_process(
+        kind=failure_kind_of(error),
+        message=str(error) or error.__class__.__name__,
+        details={
+            "exception": f"{error.__class__.__module__}.{error.__class__.__name__}",
+            "traceback": traceback.format_exc(limit=20)[-8000:],
+        },
+    )
+
+
+def sync_run_start(*, integration_id: int, trigger: str) -> SyncRun | None:
+    """Open a run, or None when the integration is not active or already has one running."""
+    try:
+        with transaction.atomic():
+            integration = (
+                Integration.objects.select_for_update()
+                .select_related("tenant")
+                .filter(pk=integration_id)
+                .first()
+            )
+            if integration is None or integration.status != Integration.Status.ACTIVE:
+                logger.info("sync %s: not active, nothing to run", integration_id)
+                return None
+            if SyncRun.objects.filter(
+                integration=integration, status=SyncRun.Status.RUNNING
+            ).exists():
+                logger.info("sync %s: a run is already in progress", integration_id)
+                return None
+            return SyncRun.objects.create(integration=integration, trigger=trigger)
+    except IntegrityError:
+        # Lost a race on one_running_run_per_integration (SQLite has no row locks).
+        logger.info("sync %s: a run is already in progress", integration_id)
+        return None
+
+
+def sync_run_finish(
+    *, run: SyncRun, counts: dict, requests: dict, process_failed: bool, error: str = ""
+) -> None:
+    if process_failed:
+        status = SyncRun.Status.FAILED
+    elif any(process_counts["failed"] for process_counts in counts.values()):
+        status = SyncRun.Status.PARTIAL
+    else:
+        status = SyncRun.Status.SUCCEEDED
+    run.status = status
+    run.finished_at = timezone.now()
+    run.counts = counts
+    run.fortnox_requests = requests.get("fortnox", 0)
+    run.ongoing_requests = requests.get("ongoing", 0)
+    run.error = error
+    run.save(
+        update_fields=[
+            "status",
+            "finished_at",
+            "counts",
+            "fortnox_requests",
+            "ongoing_requests",
+            "error",
+        ]
+    )
+
+
+def integration_sync(
+    *, integration_id: int, trigger: str, registry: Registry = default_registry
+) -> SyncRun | None:
+    """Run the integration's enabled processes once. Always closes the run it opens, with the
+    status it earned, whatever a process does."""
+    run = sync_run_start(integration_id=integration_id, trigger=trigger)
+    if run is None:
+        return None
+    integration = run.integration
+    counts: dict[str, dict[str, int]] = {}
+    errors: list[str] = []
+    with metering() as requests:
+        try:
+            states = [
+                state
+                for state in process_states(integration=integration, registry=registry)
+                if state.enabled
+            ]
+            refused = registry.validate_selection({state.process.key: True for state in states})
+            for state in states:
+                context = ProcessContext(
+                    integration=integration,
+                    run=run,
+                    process=state.process,
+                    options=state.options,
+                )
+                counts[state.process.key] = context.counts
+                if state.process.key in refused:
+                    message = " ".join(str(reason) for reason in refused[state.process.key])
+                    errors.append(
+                        context.fail_process(kind=SyncFailure.Kind.VALIDATION, message=message)
+                    )
+                    continue
+                try:
+                    state.process.load_body()(context)
+                except Exception as error:
+                    errors.append(_record_crash(context, error))
+                    if isinstance(error, SoftTimeLimitExceeded) or getattr(
+                        error, "stops_run", False
+                    ):
+                        break
+                else:
+                    sync_failures_resolve(
+                        integration=integration,
+                        process=state.process.key,
+                        object_type=PROCESS_OBJECT,
+                        object_ref=state.process.key,
+                    )
+        except BaseException as error:
+            # Outside any one process (settings could not be read, the time limit struck between
+            # processes, the worker is shutting down): the run still closes, as failed.
+            errors.append(f"run: {error.__class__.__name__}: {error}")
+            raise
+        finally:
+            sync_run_finish(
+                run=run,
+                counts=counts,
+                requests=requests,
+                process_failed=bool(errors),
+                error="\n".join(errors),
+            )
+    logger.info(
+        "sync %s: run %s %s in %.1fs",
+        integration.pk,
+        run.pk,
+        run.status,
+        run.duration.total_seconds(),
+    )
+    return run

@@ -1,0 +1,22 @@
+from django.db.models import QuerySet
+
+from .models import Membership, Tenant, User
+
+
+def memberships_for_user(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+
+
+def membership_for_user(*, user: User, tenant_id: int | None) -> Membership | None:
+    """The user's membership of that company, or of their first company when none is asked for
+    (or when the asked-for one is not theirs)."""
+    memberships = memberships_for_user(user=user)
+    if tenant_id is not None:
+        chosen = memberships.filter(tenant_id=tenant_id).first()
+        if chosen is not None:
+            return chosen
+    return memberships.first()
+
+
+def tenants_for_user(*, user: User) -> QuerySet[Tenant]:
+    return Tenant.objects.filter(memberships__user=user).order_by("name")
