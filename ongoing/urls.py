@@ -1,2 +1,8 @@
+from django.urls import path
+
+from . import views
+
 app_name = "ongoing"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.connection_view, name="connection"),
+]
