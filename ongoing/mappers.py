@@ -1,0 +1,307 @@
+"""Pure mappers from Fortnox records (as Fortnox answers them) to Ongoing WMS request bodies.
+
+No I/O here: the processes fetch, these functions translate, the processes write. A record that
+cannot be translated raises ObjectValidationError naming the record and the field, so the run
+records one SyncFailure for it and carries on with the others.
+"""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from integrations.errors import ObjectValidationError
+
+# Units, decided (UNVERIFIED on both sides): Fortnox stores article Width/Height/Depth as whole
+# millimetres and Weight as whole grams (its UI's units); Ongoing's article model takes metres and
+# kilograms. Change these two factors if either vendor says otherwise.
+MILLIMETRES_PER_METRE = Decimal(1000)
+GRAMS_PER_KILOGRAM = Decimal(1000)
+
+# Ongoing has no documented order fields for Fortnox's terms of payment and order language
+# (UNVERIFIED); they travel in free-text fields the warehouse sees on the order.
+TERMS_OF_PAYMENT_FIELD = "freeText1"
+LANGUAGE_FIELD = "freeText2"
+
+# Fortnox orders carry the delivery country as a name (Swedish or English, as typed); the customer's
+# CountryCode is preferred and this table is the fallback for the names customers actually use.
+COUNTRY_CODES = {
+    "sverige": "SE",
+    "sweden": "SE",
+    "norge": "NO",
+    "norway": "NO",
+    "danmark": "DK",
+    "denmark": "DK",
+    "finland": "FI",
+    "island": "IS",
+    "iceland": "IS",
+    "tyskland": "DE",
+    "germany": "DE",
+    "deutschland": "DE",
+    "nederländerna": "NL",
+    "netherlands": "NL",
+    "holland": "NL",
+    "belgien": "BE",
+    "belgium": "BE",
+    "frankrike": "FR",
+    "france": "FR",
+    "spanien": "ES",
+    "spain": "ES",
+    "italien": "IT",
+    "italy": "IT",
+    "polen": "PL",
+    "poland": "PL",
+    "estland": "EE",
+    "estonia": "EE",
+    "lettland": "LV",
+    "latvia": "LV",
+    "litauen": "LT",
+    "lithuania": "LT",
+    "österrike": "AT",
+    "austria": "AT",
+    "schweiz": "CH",
+    "switzerland": "CH",
+    "storbritannien": "GB",
+    "england": "GB",
+    "united kingdom": "GB",
+    "great britain": "GB",
+    "irland": "IE",
+    "ireland": "IE",
+    "usa": "US",
+    "united states": "US",
+}
+HOME_COUNTRY = "SE"
+
+
+def decimal_or_none(value: Any, *, what: str) -> Decimal | None:
+    """Fortnox sends numbers as numbers, as strings ("12.50"), and in places with a decimal comma;
+    an empty value is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ObjectValidationError(f"{what}: {value!r} is not a number")
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ObjectValidationError(f"{what}: {value!r} is not a number") from None
+    if not number.is_finite():
+        raise ObjectValidationError(f"{what}: {value!r} is not a number")
+    return number
+
+
+def _number(value: Decimal | None) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "ja")
+    return bool(value)
+
+
+def _drop_empty(data: dict) -> dict:
+    """Absent values are left out rather than sent as null, so the warehouse keeps what it has."""
+    return {key: value for key, value in data.items() if value not in (None, "", {}, [])}
+
+
+def supplier_info(supplier_number: Any, supplier: dict | None = None) -> dict | None:
+    """Ongoing has no supplier endpoint: the Fortnox supplier an article or purchase order names
+    travels inside it as supplierInfo, with the name from our copy of the supplier registry."""
+    number = _text(supplier_number)
+    if number is None:
+        return None
+    return _drop_empty(
+        {"supplierNumber": number, "supplierName": _text((supplier or {}).get("Name"))}
+    )
+
+
+def article_to_ongoing(article: dict, *, goods_owner_id: int, supplier: dict | None = None) -> dict:
+    """A Fortnox Article (full record, not a list item) as Ongoing's PUT /articles body."""
+    number = _text(article.get("ArticleNumber"))
+    if number is None:
+        raise ObjectValidationError("Article without an article number")
+    what = f"Article {number}"
+
+    def measure(field: str, per_unit: Decimal) -> float | int | None:
+        value = decimal_or_none(article.get(field), what=f"{what}, {field}")
+        if value is None or value <= 0:
+            return None
+        return _number((value / per_unit).quantize(Decimal("0.000001")).normalize())
+
+    length = measure("Depth", MILLIMETRES_PER_METRE)
+    width = measure("Width", MILLIMETRES_PER_METRE)
+    height = measure("Height", MILLIMETRES_PER_METRE)
+    volume = None
+    if length and width and height:
+        volume = _number(
+            (Decimal(str(length)) * Decimal(str(width)) * Decimal(str(height)))
+            .quantize(Decimal("0.000000001"))
+            .normalize()
+        )
+    if "StockGoods" in article and article["StockGoods"] is not None:
+        is_stock = _flag(article["StockGoods"])
+    else:
+        is_stock = str(article.get("Type", "")).upper() == "STOCK"
+    active = article.get("Active")
+    ean = _text(article.get("EAN"))
+    return _drop_empty(
+        {
+            "goodsOwnerId": goods_owner_id,
+            "articleNumber": number,
+            "articleName": _text(article.get("Description")) or number,
+            "description": _text(article.get("Note")),
+            "unitCode": _text(article.get("Unit")),
+            "isStockArticle": is_stock,
+            "isActive": (active is None or _flag(active)) and not _flag(article.get("Expired")),
+            "barCodeInfo": {"barCode": ean} if ean else None,
+            "length": length,
+            "width": width,
+            "height": height,
+            "volume": volume,
+            "weight": measure("Weight", GRAMS_PER_KILOGRAM),
+            "purchasePrice": _number(
+                decimal_or_none(article.get("PurchasePrice"), what=f"{what}, PurchasePrice")
+            ),
+            "supplierInfo": supplier_info(article.get("SupplierNumber"), supplier),
+        }
+    )
+
+
+def country_code(*candidates: Any, what: str) -> str:
+    """The first usable country: a two-letter code, or a country name we know."""
+    names = [text for text in (_text(value) for value in candidates) if text]
+    for name in names:
+        if len(name) == 2 and name.isalpha() and name.isascii():
+            return name.upper()
+        code = COUNTRY_CODES.get(name.casefold())
+        if code:
+            return code
+    if not names:
+        return HOME_COUNTRY
+    raise ObjectValidationError(
+        f"{what}: unknown delivery country {names[0]!r}; set the country code on the customer in "
+        "Fortnox"
+    )
+
+
+def order_to_ongoing(
+    order: dict,
+    *,
+    goods_owner_id: int,
+    customer: dict | None = None,
+    order_type: dict | None = None,
+    sms_notification: bool = False,
+    email_notification: bool = False,
+) -> dict:
+    """A Fortnox Order (full record) as Ongoing's PUT /orders body. `customer` is the Fortnox
+    Customer when known (it has the country code the order lacks); `order_type` is the
+    {code, name} to set, or None."""
+    number = _text(order.get("DocumentNumber"))
+    if number is None:
+        raise ObjectValidationError("Order without a document number")
+    what = f"Order {number}"
+    customer = customer or {}
+    delivery_date = _text(order.get("DeliveryDate")) or _text(order.get("OrderDate"))
+    if delivery_date is None:
+        raise ObjectValidationError(f"{what}: no delivery date or order date")
+
+    has_delivery_address = bool(_text(order.get("DeliveryAddress1")))
+    prefix = "Delivery" if has_delivery_address else ""
+    if has_delivery_address:
+        countries = (
+            customer.get("DeliveryCountryCode"),
+            order.get("DeliveryCountry"),
+            customer.get("CountryCode"),
+        )
+    else:
+        countries = (customer.get("CountryCode"), order.get("Country"))
+    phone1 = _text(order.get("Phone1")) or _text(customer.get("Phone1"))
+    phone2 = _text(order.get("Phone2")) or _text(customer.get("Phone2"))
+    email = _text((order.get("EmailInformation") or {}).get("EmailAddressTo")) or _text(
+        customer.get("Email")
+    )
+    consignee = _drop_empty(
+        {
+            "customerNumber": _text(order.get("CustomerNumber")),
+            "name": _text(order.get("DeliveryName")) or _text(order.get("CustomerName")),
+            "address1": _text(order.get(f"{prefix}Address1")),
+            "address2": _text(order.get(f"{prefix}Address2")),
+            "postCode": _text(order.get(f"{prefix}ZipCode")),
+            "city": _text(order.get(f"{prefix}City")),
+            "countryCode": country_code(*countries, what=what),
+            # Fortnox Phone1/Phone2 → Ongoing telephone/mobilePhone (UNVERIFIED field names).
+            "telephone": phone1,
+            "mobilePhone": phone2,
+            "email": email,
+            "organisationNumber": _text(order.get("OrganisationNumber"))
+            or _text(customer.get("OrganisationNumber")),
+        }
+    )
+    if not consignee.get("name"):
+        raise ObjectValidationError(f"{what}: no customer or delivery name")
+
+    lines = []
+    for position, row in enumerate(order.get("OrderRows") or [], start=1):
+        article_number = _text(row.get("ArticleNumber"))
+        if article_number is None:
+            continue  # a text row: nothing to pick
+        row_what = f"{what}, row {position}"
+        quantity = decimal_or_none(row.get("OrderedQuantity"), what=f"{row_what}, OrderedQuantity")
+        if not quantity or quantity <= 0:
+            continue
+        row_id = _text(row.get("RowId"))
+        line_total = decimal_or_none(row.get("Total"), what=f"{row_what}, Total")
+        lines.append(
+            _drop_empty(
+                {
+                    "rowNumber": row_id or str(position),
+                    "articleNumber": article_number,
+                    "numberOfItems": _number(quantity),
+                    "comment": _text(row.get("Description")),
+                    "prices": _drop_empty(
+                        {
+                            "linePrice": _number(line_total),
+                            "currencyCode": _text(order.get("Currency")),
+                        }
+                    ),
+                    "externalId": row_id,
+                }
+            )
+        )
+
+    way_of_delivery = _text(order.get("WayOfDelivery"))
+    return _drop_empty(
+        {
+            "goodsOwnerId": goods_owner_id,
+            "orderNumber": number,
+            "deliveryDate": delivery_date,
+            "goodsOwnerOrderId": _text(order.get("YourOrderNumber")),
+            "referenceNumber": _text(order.get("YourReference")),
+            "salesCode": _text(order.get("OurReference")),
+            "orderRemark": _text(order.get("Remarks")),
+            "termsOfDeliveryType": _text(order.get("TermsOfDelivery")),
+            TERMS_OF_PAYMENT_FIELD: _text(order.get("TermsOfPayment")),
+            LANGUAGE_FIELD: _text(order.get("Language")),
+            "wayOfDelivery": {"code": way_of_delivery, "name": way_of_delivery}
+            if way_of_delivery
+            else None,
+            "customerPrice": _number(decimal_or_none(order.get("Total"), what=f"{what}, Total")),
+            "orderType": order_type,
+            "consignee": consignee,
+            "emailNotification": {"toBeNotified": email_notification, "value": email}
+            if email_notification and email
+            else {"toBeNotified": False},
+            "smsNotification": {"toBeNotified": sms_notification, "value": phone2 or phone1}
+            if sms_notification and (phone2 or phone1)
+            else {"toBeNotified": False},
+            "orderLines": lines,
+        }
+    )
