@@ -3,6 +3,8 @@ of the answer, and how each kind of failure is typed."""
 
 import base64
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +30,7 @@ from ongoing.client import (
     Page,
 )
 from ongoing.locks import goods_owner_lock
+from tests.concurrency import run_concurrently
 
 BASE = "https://api.ongoingsystems.se/demo/api/v1/"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -117,6 +120,34 @@ def test_calls_wait_for_the_goods_owners_lock(wms, settings):
         assert failure_kind_of(busy.value) == "rate_limit"
         wms.order_statuses()
         assert len(api.calls) == 1
+
+
+def test_one_goods_owners_calls_never_overlap_across_threads(wms, api):
+    """Several workers calling for the same goods owner: Ongoing sees one call at a time."""
+    in_flight, most = [0], [0]
+    guard = threading.Lock()
+
+    def slow_answer(request):
+        with guard:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.02)
+        with guard:
+            in_flight[0] -= 1
+        return 200, {}, json.dumps({"orderStatuses": []})
+
+    api.add_callback(responses.GET, BASE + "orders/statuses", callback=slow_answer)
+
+    def worker():
+        client = OngoingClient(
+            base_url=BASE, username="WSIDemo", password="s3cret-pw", goods_owner_id=159
+        )
+        for _ in range(2):
+            client.order_statuses()
+
+    run_concurrently(4, worker)
+    assert len(api.calls) == 8
+    assert most[0] == 1
 
 
 def test_goods_owner_scoped_calls_need_the_goods_owner(api):
