@@ -28,6 +28,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --no-input
 
 demo: install
+	$(BIN)/python manage.py sandbox_seed
 	$(BIN)/python manage.py demo_setup
 
 lint: install
