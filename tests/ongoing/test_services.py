@@ -133,3 +133,16 @@ def test_save_stores_the_verified_connection_with_an_encrypted_password(api, mem
         cursor.execute("SELECT password FROM ongoing_ongoingconnection")
         (stored,) = cursor.fetchone()
     assert "t0p-secret" not in stored
+
+
+def test_a_redirect_is_never_followed(api):
+    api.get(
+        PRODUCTION + "goodsOwners", status=302, headers={"Location": "https://evil.example.com/"}
+    )
+    api.get(DEMO + "goodsOwners", status=301, headers={"Location": "http://169.254.169.254/"})
+    error = refusal()
+    assert error.code == "unreachable"
+    assert [call.request.url for call in api.calls] == [
+        PRODUCTION + "goodsOwners",
+        DEMO + "goodsOwners",
+    ]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from integrations.metering import metering
@@ -18,6 +19,7 @@ from ongoing.client import (
     OngoingServerError,
     OngoingWorkStarted,
 )
+from ongoing.models import OngoingConnection
 from ongoing.sandbox import services
 from ongoing.sandbox.models import ApiUser, GoodsOwner, Order, PurchaseOrder
 from ongoing.sandbox.seed import API_PASSWORD, API_USERNAME, CUSTOMER_ID, sandbox_seed
@@ -278,3 +280,16 @@ def test_another_goods_owner_is_out_of_reach(wms, seeded):
     wms.goods_owner_id = other.pk
     with pytest.raises(OngoingAuthError):
         wms.order_types()
+
+
+def test_onboarding_with_the_printed_credentials_connects_the_company(
+    seeded, member_client, member
+):
+    response = member_client.post(
+        reverse("ongoing:connection"),
+        {"system": CUSTOMER_ID, "username": API_USERNAME, "password": API_PASSWORD},
+    )
+    assert response.status_code == 302
+    connection = OngoingConnection.objects.get(tenant=member.tenant)
+    assert connection.goods_owner_id == seeded.goods_owner.pk
+    assert OngoingClient.for_connection(connection).order_statuses()
