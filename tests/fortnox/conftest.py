@@ -69,7 +69,9 @@ class SandboxRouter:
         with self._lock:
             self.calls.append((request.method, parts.path, response.status_code))
         headers = {
-            name: value for name, value in response.items() if name in ("Retry-After", "Location")
+            name: value
+            for name, value in response.items()
+            if name in ("Retry-After", "Location", "Content-Type")
         }
         return response.status_code, headers, response.content
 
