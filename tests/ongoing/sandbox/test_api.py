@@ -2,6 +2,7 @@
 auth, goods-owner scoping, the started-work rule, paging, filters and faults."""
 
 import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -621,3 +622,10 @@ def test_lost_response_commits_the_work(call, owner_id):
     answer = call("PUT", "articles", {"goodsOwnerId": owner_id, "articleNumber": "A1"})
     assert answer.status_code == 502
     assert Article.objects.filter(article_number="A1").exists()
+
+
+def test_latency_delays_the_answer(call, owner_id):
+    GoodsOwner.objects.filter(pk=owner_id).update(latency_ms=40)
+    started = time.monotonic()
+    assert call("GET", "goodsOwners").status_code == 200
+    assert time.monotonic() - started >= 0.04

@@ -275,6 +275,17 @@ def test_injected_faults_reach_the_client_typed(wms, seeded):
     assert wms.order_statuses()
 
 
+def test_a_lost_answer_then_a_retry_does_not_duplicate(wms, seeded):
+    """The upsert by number makes a retried write safe after its answer was lost."""
+    wms.article_upsert(article={"articleNumber": "A1"})
+    GoodsOwner.objects.filter(pk=seeded.goods_owner.pk).update(lost_response_rate=1)
+    with pytest.raises(OngoingServerError):
+        wms.order_upsert(order=order_body("L1", [("1", "A1", 1)]))
+    GoodsOwner.objects.filter(pk=seeded.goods_owner.pk).update(lost_response_rate=0)
+    order_id = wms.order_upsert(order=order_body("L1", [("1", "A1", 1)]))["orderId"]
+    assert list(Order.objects.filter(order_number="L1").values_list("pk", flat=True)) == [order_id]
+
+
 def test_another_goods_owner_is_out_of_reach(wms, seeded):
     other = GoodsOwner.objects.create(warehouse=seeded.warehouse, name="Annan AB")
     wms.goods_owner_id = other.pk
