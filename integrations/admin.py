@@ -9,6 +9,7 @@ from .models import (
     IntegrationEvent,
     ProcessSetting,
     RecordLink,
+    Supplier,
     SyncCursor,
     SyncFailure,
     SyncRun,
@@ -160,6 +161,15 @@ class RecordLinkAdmin(admin.ModelAdmin):
     search_fields = ["=fortnox_key", "=ongoing_key", "integration__tenant__name"]
     raw_id_fields = ["integration"]
     show_full_result_count = False
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ["number", "name", "integration", "updated_at"]
+    list_select_related = ["integration__tenant"]
+    search_fields = ["=number", "name", "integration__tenant__name"]
+    raw_id_fields = ["integration"]
+    readonly_fields = ["updated_at"]
 
 
 @admin.register(SyncCursor)

@@ -238,6 +238,29 @@ class RecordLink(models.Model):
         return f"{self.object_type} {self.fortnox_key} → {self.ongoing_key or '—'}"
 
 
+class Supplier(models.Model):
+    """Our copy of the company's Fortnox supplier registry. Ongoing has no supplier endpoint, so a
+    supplier reaches the warehouse inside the articles and purchase orders that name it."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="suppliers")
+    number = models.CharField(_("supplier number"), max_length=50)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    data = models.JSONField(_("as Fortnox lists it"), default=dict)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("supplier")
+        verbose_name_plural = _("suppliers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "number"], name="one_supplier_per_number"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.name}"
+
+
 class SyncCursor(models.Model):
     """Where a process's incremental pull continues; written only after the page it covers is
     committed."""

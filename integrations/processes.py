@@ -22,6 +22,7 @@ registry = Registry(
     [
         Process(
             key=SUPPLIERS,
+            body="ongoing.processes.suppliers.suppliers_sync",
             label=_("Supplier registry"),
             help_text=_(
                 "New and changed suppliers are fetched from Fortnox, so that articles and purchase "
@@ -32,6 +33,7 @@ registry = Registry(
         ),
         Process(
             key=ARTICLES,
+            body="ongoing.processes.articles.articles_sync",
             label=_("Article registry"),
             help_text=_(
                 "Fortnox holds the master data. Name, number, EAN, dimensions, weight, stock "
@@ -43,6 +45,7 @@ registry = Registry(
         ),
         Process(
             key=SALES_ORDERS,
+            body="ongoing.processes.sales_orders.sales_orders_sync",
             label=_("Sales orders"),
             help_text=_(
                 "New and updated orders that are not yet handled are sent to the warehouse. "

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 
 from tenants.models import Tenant
 
-from .models import Integration, SyncFailure, SyncRun
+from .models import Integration, RecordLink, Supplier, SyncFailure, SyncRun
 from .processes import registry as default_registry
 from .registry import Process, Registry
 
@@ -59,3 +59,44 @@ def open_failures(*, integration: Integration) -> QuerySet[SyncFailure]:
 
 def failures_for_run(*, run: SyncRun) -> QuerySet[SyncFailure]:
     return SyncFailure.objects.filter(run=run).order_by("process", "object_type", "object_ref")
+
+
+def record_links(*, integration: Integration, object_type: str) -> dict[str, RecordLink]:
+    """The integration's links of one object type, by Fortnox key."""
+    return {
+        link.fortnox_key: link
+        for link in RecordLink.objects.filter(integration=integration, object_type=object_type)
+    }
+
+
+def failed_refs_to_retry(*, integration: Integration, process: str, object_type: str) -> list[str]:
+    """Objects whose last sync failed for a reason that may pass by itself (the API was down, the
+    rate limit, a bug since fixed). Validation failures wait for the object to change."""
+    return list(
+        SyncFailure.objects.filter(
+            integration=integration,
+            process=process,
+            object_type=object_type,
+            resolved_at__isnull=True,
+        )
+        .exclude(kind=SyncFailure.Kind.VALIDATION)
+        .order_by("first_seen_at")
+        .values_list("object_ref", flat=True)
+    )
+
+
+def suppliers_by_number(*, integration: Integration) -> dict[str, Supplier]:
+    return {
+        supplier.number: supplier for supplier in Supplier.objects.filter(integration=integration)
+    }
+
+
+def process_enabled(*, integration: Integration, key: str) -> bool:
+    return any(
+        state.enabled and state.process.key == key
+        for state in process_states(integration=integration)
+    )
+
+
+def suppliers_changed_since(*, integration: Integration, since) -> QuerySet[Supplier]:
+    return Supplier.objects.filter(integration=integration, updated_at__gt=since).order_by("number")

@@ -1,8 +1,11 @@
+from dataclasses import replace
+
 import pytest
 from django.db import IntegrityError
 
 from integrations.models import Integration, ProcessSetting, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import registry
+from integrations.registry import Registry
 from integrations.services.sync import integration_sync
 from tests.concurrency import run_concurrently
 from tests.factories import IntegrationFactory, SyncRunFactory
@@ -44,7 +47,11 @@ def test_runs_enabled_processes_in_registry_order_and_records_counts(integration
 
 
 def test_process_without_body_is_not_run(integration):
-    run = integration_sync(integration_id=integration.pk, trigger=SyncRun.Trigger.BEAT)
+    unbuilt = Registry([replace(process, body=None) for process in registry])
+
+    run = integration_sync(
+        integration_id=integration.pk, trigger=SyncRun.Trigger.BEAT, registry=unbuilt
+    )
 
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED

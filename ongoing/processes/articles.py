@@ -1,0 +1,111 @@
+"""Article registry, Fortnox → warehouse: each changed article is fetched in full, mapped, and
+upserted in Ongoing unless what we would send equals what we last sent."""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from fortnox.client import FortnoxClient
+from fortnox.errors import FortnoxRateLimited
+from integrations.errors import SyncError
+from integrations.fingerprints import fingerprint
+from integrations.processes import ARTICLES
+from integrations.selectors import (
+    failed_refs_to_retry,
+    record_links,
+    suppliers_by_number,
+    suppliers_changed_since,
+)
+from integrations.services.links import record_link_save
+from integrations.services.sync import ProcessContext
+from ongoing.client import OngoingClient
+from ongoing.mappers import article_to_ongoing
+
+from .common import fortnox_client_for, ongoing_client_for, pull_since, unique
+
+OBJECT_TYPE = "article"
+
+
+class ArticleSender:
+    """Sends articles of one company to its warehouse and reports each on the context."""
+
+    def __init__(self, context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient):
+        self.context = context
+        self.fortnox = fortnox
+        self.wms = wms
+        self.links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
+        self.suppliers = suppliers_by_number(integration=context.integration)
+
+    def send(self, number: str) -> bool:
+        """Sync one article; False when Fortnox's rate limit says to stop for this run."""
+        try:
+            article = self.fortnox.article_get(number)
+            supplier = self.suppliers.get(str(article.get("SupplierNumber") or ""))
+            body = article_to_ongoing(
+                article,
+                goods_owner_id=self.wms.goods_owner_id,
+                supplier=supplier.data if supplier else None,
+            )
+            content = fingerprint(body)
+            link = self.links.get(number)
+            if link is not None and link.fingerprint == content:
+                self.context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
+                return True
+            answer = self.wms.article_upsert(article=body)
+            self.links[number] = record_link_save(
+                integration=self.context.integration,
+                object_type=OBJECT_TYPE,
+                fortnox_key=number,
+                ongoing_key=str(answer.get("articleSystemId") or ""),
+                fingerprint=content,
+            )
+            self.context.synced(
+                object_type=OBJECT_TYPE,
+                object_ref=number,
+                outcome="created" if link is None else "updated",
+            )
+        except FortnoxRateLimited as error:
+            self._fail(number, error)
+            return False
+        except SyncError as error:
+            if error.stops_run:
+                raise
+            self._fail(number, error)
+        return True
+
+    def _fail(self, number: str, error: SyncError) -> None:
+        self.context.fail(
+            object_type=OBJECT_TYPE,
+            object_ref=number,
+            kind=error.failure_kind,
+            message=str(error),
+        )
+
+
+def articles_sync(context: ProcessContext) -> None:
+    integration = context.integration
+    fortnox = fortnox_client_for(integration=integration)
+    sender = ArticleSender(context, fortnox, ongoing_client_for(integration=integration))
+    started = timezone.now()
+    since = pull_since(context)
+    # The first pull takes the active articles only; later pulls take every change, so an
+    # article made inactive in Fortnox becomes inactive in the warehouse.
+    numbers = [
+        item["ArticleNumber"]
+        for item in fortnox.articles_list(lastmodified=since, filter=None if since else "active")
+    ]
+    if since is not None:
+        # A supplier changed since this process last finished (the supplier process just ran):
+        # the articles that carry it are sent again, with its new name.
+        for supplier in suppliers_changed_since(
+            integration=integration, since=datetime.fromisoformat(context.cursor())
+        ):
+            numbers += [
+                item["ArticleNumber"]
+                for item in fortnox.articles_list(supplier_number=supplier.number)
+            ]
+    retry = failed_refs_to_retry(integration=integration, process=ARTICLES, object_type=OBJECT_TYPE)
+    for number in unique([*numbers, *retry]):
+        if not sender.send(number):
+            return  # rate limited: the cursor stays, the next run goes on from here
+    context.save_cursor(started.isoformat())
