@@ -108,3 +108,12 @@ def ongoing_connection_save(*, tenant: Tenant, verified: VerifiedSystem) -> Ongo
         },
     )
     return connection
+
+
+def ongoing_connection_mark_rejected(*, connection: OngoingConnection) -> None:
+    """The WMS stopped accepting the stored credentials (a sync got OngoingAuthError): runs stop
+    asking it, and the connect page asks for the password again."""
+    OngoingConnection.objects.filter(pk=connection.pk).update(
+        status=OngoingConnection.Status.REJECTED, updated_at=timezone.now()
+    )
+    connection.status = OngoingConnection.Status.REJECTED

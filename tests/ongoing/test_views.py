@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ongoing.models import OngoingConnection
+from ongoing.services import ongoing_connection_mark_rejected
 from tenants.models import Membership
 from tests.factories import MembershipFactory, TenantFactory
 
@@ -118,3 +119,18 @@ def test_only_the_current_companys_connection_is_shown_or_changed(member_client,
     other.refresh_from_db()
     assert (other.username, other.goods_owner_id) == ("WSIOther", 42)
     assert OngoingConnection.objects.get(tenant=member.tenant).username == "WSIDemo"
+
+
+def test_refused_credentials_are_shown_and_a_new_password_verifies_again(
+    member_client, member, api
+):
+    connection = connection_for(member.tenant)
+    ongoing_connection_mark_rejected(connection=connection)
+    assert OngoingConnection.objects.get().status == OngoingConnection.Status.REJECTED
+    html = member_client.get(URL).content.decode()
+    assert "no longer accepts these credentials" in html
+    api.get(PRODUCTION + "goodsOwners", json=[{"id": 159, "name": "Demo Handel AB"}])
+    post(member_client)
+    connection.refresh_from_db()
+    assert connection.status == OngoingConnection.Status.VERIFIED
+    assert connection.password == PASSWORD
