@@ -4,6 +4,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from fortnox.models import FortnoxConnection
+from ongoing.models import OngoingConnection
 from tenants.models import Tenant
 
 from .models import Integration, RecordLink, Supplier, SyncFailure, SyncRun
@@ -100,3 +102,17 @@ def process_enabled(*, integration: Integration, key: str) -> bool:
 
 def suppliers_changed_since(*, integration: Integration, since) -> QuerySet[Supplier]:
     return Supplier.objects.filter(integration=integration, updated_at__gt=since).order_by("number")
+
+
+def connections_missing(*, tenant: Tenant) -> list[str]:
+    """What the company must still connect before the integration can run."""
+    missing = []
+    if not FortnoxConnection.objects.filter(
+        tenant=tenant, status=FortnoxConnection.Status.ACTIVE
+    ).exists():
+        missing.append("Fortnox")
+    if not OngoingConnection.objects.filter(
+        tenant=tenant, status=OngoingConnection.Status.VERIFIED
+    ).exists():
+        missing.append("Ongoing WMS")
+    return missing

@@ -4,6 +4,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fortnox.models import FortnoxConnection
+from ongoing.models import OngoingConnection
 from tenants.decorators import tenant_member_required
 
 from .forms import IntegrationSettingsForm
@@ -26,6 +28,8 @@ def home_view(request):
         "integrations/home.html",
         {
             "integration": integration,
+            "fortnox_connection": FortnoxConnection.objects.filter(tenant=request.tenant).first(),
+            "ongoing_connection": OngoingConnection.objects.filter(tenant=request.tenant).first(),
             "processes": [s for s in process_states(integration=integration) if s.enabled],
             "runs": runs_for_integration(integration=integration)[:20],
             "failures": open_failures(integration=integration).select_related("run")[:50],

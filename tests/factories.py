@@ -1,7 +1,11 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
+from fortnox.models import FortnoxConnection
 from integrations.models import Integration, SyncFailure, SyncRun
+from ongoing.models import OngoingConnection
 from tenants.models import Membership, Tenant, User
 
 
@@ -61,3 +65,31 @@ class SyncFailureFactory(factory.django.DjangoModelFactory):
     kind = SyncFailure.Kind.REMOTE
     message = "Fortnox answered 500"
     last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class FortnoxConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FortnoxConnection
+
+    tenant = factory.SubFactory(TenantFactory)
+    fortnox_tenant_id = factory.Sequence(lambda n: 3_000_000 + n)
+    company_name = factory.SelfAttribute("tenant.name")
+    access_token = "access-token"
+    refresh_token = "refresh-token"
+    access_expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
+    connected_at = factory.LazyFunction(timezone.now)
+
+
+class OngoingConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OngoingConnection
+
+    tenant = factory.SubFactory(TenantFactory)
+    system = "https://demo.ongoingsystems.se/demo/"
+    warehouse = "demo"
+    api_base_url = "https://api.ongoingsystems.se/demo/api/v1/"
+    goods_owner_id = 159
+    goods_owner_name = factory.SelfAttribute("tenant.name")
+    username = "WSIDemo"
+    password = "warehouse-password"
+    verified_at = factory.LazyFunction(timezone.now)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from integrations.models import Integration, IntegrationEvent, ProcessSetting, SyncRun
 from integrations.processes import registry as default_registry
 from integrations.registry import Registry
-from integrations.selectors import process_states
+from integrations.selectors import connections_missing, process_states
 from tenants.models import Tenant
 
 from .events import integration_event_record
@@ -69,7 +69,13 @@ def _status_change(
 
 
 def integration_activate(*, integration: Integration, actor=None) -> Integration:
-    """Start scheduled runs; the first one is due at once."""
+    """Start scheduled runs; the first one is due at once. Both systems must be connected."""
+    missing = connections_missing(tenant=integration.tenant)
+    if missing:
+        raise ValidationError(
+            _("Connect %(missing)s before activating the integration."),
+            params={"missing": _(" and ").join(missing)},
+        )
     return _status_change(
         integration=integration,
         to=Integration.Status.ACTIVE,

@@ -7,7 +7,13 @@ from django.urls import reverse
 from integrations.models import Integration, IntegrationEvent, ProcessSetting, SyncRun
 from integrations.processes import registry
 from tenants.models import Membership
-from tests.factories import SyncFailureFactory, SyncRunFactory, UserFactory
+from tests.factories import (
+    FortnoxConnectionFactory,
+    OngoingConnectionFactory,
+    SyncFailureFactory,
+    SyncRunFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -156,9 +162,26 @@ def test_viewer_sees_settings_but_cannot_change_them(member, member_client, inte
         assert member_client.post(reverse(f"integrations:{name}")).status_code == 403
 
 
+def test_activation_needs_both_connections(member, member_client, integration):
+    response = member_client.post(reverse("integrations:activate"), follow=True)
+
+    assert "Connect Fortnox and Ongoing WMS before activating" in response.content.decode()
+    integration.refresh_from_db()
+    assert integration.status == Integration.Status.SETUP
+
+    FortnoxConnectionFactory(tenant=member.tenant)
+    response = member_client.post(reverse("integrations:activate"), follow=True)
+
+    assert "Connect Ongoing WMS before activating" in response.content.decode()
+    integration.refresh_from_db()
+    assert integration.status == Integration.Status.SETUP
+
+
 def test_activate_pause_resume_and_run_now(
     member, member_client, integration, django_capture_on_commit_callbacks
 ):
+    FortnoxConnectionFactory(tenant=member.tenant)
+    OngoingConnectionFactory(tenant=member.tenant)
     with mock.patch("integrations.tasks.integration_sync.delay") as delay:
         member_client.post(reverse("integrations:activate"))
         integration.refresh_from_db()
@@ -205,3 +228,18 @@ def test_run_detail_shows_counts_per_process(member_client, integration):
 
     assert response.status_code == 200
     assert "Sales orders" in response.content.decode()
+
+
+def test_home_shows_both_connections_with_links(member, member_client):
+    page = member_client.get(reverse("integrations:home")).content.decode()
+    assert page.count("Not connected.") == 2
+    assert reverse("fortnox:connection") in page
+    assert reverse("ongoing:connection") in page
+
+    FortnoxConnectionFactory(tenant=member.tenant, company_name="Demo Handel AB")
+    OngoingConnectionFactory(tenant=member.tenant, warehouse="demolager", goods_owner_name="Demo")
+    page = member_client.get(reverse("integrations:home")).content.decode()
+
+    assert "Connected to Demo Handel AB." in page
+    assert "Warehouse demolager, goods owner Demo." in page
+    assert "Not connected." not in page

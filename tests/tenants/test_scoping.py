@@ -5,7 +5,12 @@ from django.urls import reverse
 
 from tenants.middleware import SESSION_KEY
 from tenants.services import tenant_create
-from tests.factories import SyncRunFactory, UserFactory
+from tests.factories import (
+    FortnoxConnectionFactory,
+    OngoingConnectionFactory,
+    SyncRunFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +56,9 @@ def test_a_session_pointing_at_another_company_falls_back_to_ones_own(
 def test_actions_act_on_ones_own_company_only(member, member_client, other_company):
     tenant, _run = other_company
     other_integration = tenant.integrations.get()
+    for company in (tenant, member.tenant):
+        FortnoxConnectionFactory(tenant=company)
+        OngoingConnectionFactory(tenant=company)
 
     member_client.post(reverse("integrations:activate"))
 
