@@ -304,3 +304,13 @@ def test_onboarding_with_the_printed_credentials_connects_the_company(
     connection = OngoingConnection.objects.get(tenant=member.tenant)
     assert connection.goods_owner_id == seeded.goods_owner.pk
     assert OngoingClient.for_connection(connection).order_statuses()
+
+
+def test_onboarding_with_a_wrong_password_says_so_and_stores_nothing(seeded, member_client):
+    response = member_client.post(
+        reverse("ongoing:connection"),
+        {"system": seeded.warehouse.system_url, "username": API_USERNAME, "password": "wrong"},
+    )
+    assert response.status_code == 200
+    assert "did not accept that username and password" in response.content.decode()
+    assert not OngoingConnection.objects.exists()
