@@ -139,8 +139,18 @@ def connection_connect(
                 data={"connection": connection.pk, "fortnox_tenant_id": company.fortnox_tenant_id},
             )
             if integration.status == Integration.Status.NEEDS_REACTIVATION:
-                # The seed's promise: once the permissions are accepted, it runs again.
-                integration_activate(integration=integration, actor=actor)
+                # The seed's promise: once the permissions are accepted, it runs again. If the
+                # integration cannot start yet (the warehouse connection is missing too), the
+                # consent is still kept; the status page says what is left to do.
+                try:
+                    with transaction.atomic():
+                        integration_activate(integration=integration, actor=actor)
+                except ValidationError as error:
+                    logger.info(
+                        "integration %s stays in reactivation after the Fortnox consent: %s",
+                        integration.pk,
+                        " ".join(error.messages),
+                    )
     return connection
 
 

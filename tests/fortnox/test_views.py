@@ -188,3 +188,44 @@ def test_a_used_code_cannot_be_exchanged_twice(member_client, sandbox):
 def test_marketplace_errors_without_state(client, db, error):
     response = client.get(f"/fortnox/callback/?error={error}")
     assert response.status_code == (200 if error == "access_denied" else 400)
+
+
+def test_an_expired_state_is_refused(member_client, sandbox):
+    callback = consent(member_client, sandbox)
+    session = member_client.session
+    session[STATE_SESSION_KEY]["expires"] = 0
+    session.save()
+    assert member_client.get(local(callback)).status_code == 400
+    assert not FortnoxConnection.objects.exists()
+
+
+def test_connection_page_and_disconnect(member_client, member, connection, sandbox):
+    page = member_client.get("/fortnox/")
+    assert COMPANY_NAME in page.content.decode()
+    assert connection.refresh_token not in page.content.decode()
+    response = member_client.post("/fortnox/disconnect/")
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.status == FortnoxConnection.Status.REVOKED
+    assert sandbox.router.count("/oauth-v1/revoke") == 1
+    assert "Reactivate" in member_client.get("/fortnox/").content.decode()
+
+
+def test_connection_page_for_a_connection_needing_reactivation(member_client, connection):
+    FortnoxConnection.objects.filter(pk=connection.pk).update(
+        status=FortnoxConnection.Status.NEEDS_REACTIVATION
+    )
+    page = member_client.get("/fortnox/").content.decode()
+    assert "no longer valid" in page
+    assert "Reactivate" in page
+
+
+def test_consent_for_another_fortnox_company_is_refused_and_revoked(member_client, member, sandbox):
+    member.tenant.fortnox_tenant_id = 999
+    member.tenant.save()
+    callback = consent(member_client, sandbox)
+    response = member_client.get(local(callback))
+    assert response.status_code == 409
+    assert not FortnoxConnection.objects.exists()
+    # The consent we will not use does not stay valid at Fortnox.
+    assert sandbox.router.count("/oauth-v1/revoke") == 1

@@ -23,7 +23,7 @@ from fortnox.signals import connection_needs_reactivation
 from fortnox.tasks import fortnox_connections_keep_alive
 from integrations.models import Integration, IntegrationEvent
 from tests.concurrency import run_concurrently
-from tests.factories import TenantFactory
+from tests.factories import OngoingConnectionFactory, TenantFactory
 from tests.fortnox.conftest import connect, second_company
 
 REACTIVATION_MESSAGE = "Fortnox refused the refresh token"
@@ -43,6 +43,7 @@ def reactivations():
 
 @pytest.fixture
 def active_integration(connection):
+    OngoingConnectionFactory(tenant=connection.tenant)
     integration = Integration.objects.get(tenant=connection.tenant)
     integration.status = Integration.Status.ACTIVE
     integration.save()
@@ -264,3 +265,19 @@ def test_refresh_race_eight_workers_one_refresh(connection, sandbox):
     assert set(tokens) == {stored.access_token}
     assert stored.access_token != connection.access_token
     assert SandboxRefreshToken.objects.filter(rotated_at__isnull=True).count() == 1
+
+
+def test_a_new_consent_is_kept_even_when_the_integration_cannot_start_yet(
+    connection, sandbox, active_integration, django_capture_on_commit_callbacks
+):
+    SandboxRefreshToken.objects.update(revoked_at=timezone.now())
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(FortnoxNeedsReactivation),
+    ):
+        connection_token_refresh(connection_id=connection.pk)
+    connection.tenant.ongoing_connection.delete()
+    again = connect(tenant=connection.tenant, app=sandbox.app, user=sandbox.user)
+    active_integration.refresh_from_db()
+    assert again.status == FortnoxConnection.Status.ACTIVE
+    assert active_integration.status == Integration.Status.NEEDS_REACTIVATION
