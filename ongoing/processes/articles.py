@@ -6,7 +6,6 @@ from datetime import datetime
 from django.utils import timezone
 
 from fortnox.client import FortnoxClient
-from fortnox.errors import FortnoxRateLimited
 from integrations.errors import SyncError
 from integrations.fingerprints import fingerprint
 from integrations.processes import ARTICLES
@@ -21,7 +20,7 @@ from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
 from ongoing.mappers import article_to_ongoing
 
-from .common import fortnox_client_for, ongoing_client_for, pull_since, unique
+from .common import OutageBreaker, fortnox_client_for, ongoing_client_for, pull_since, unique
 
 OBJECT_TYPE = "article"
 
@@ -35,9 +34,10 @@ class ArticleSender:
         self.wms = wms
         self.links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
         self.suppliers = suppliers_by_number(integration=context.integration)
+        self.breaker = OutageBreaker()
 
     def send(self, number: str) -> bool:
-        """Sync one article; False when Fortnox's rate limit says to stop for this run."""
+        """Sync one article; False when the rate limit or an outage ends the process's run."""
         try:
             article = self.fortnox.article_get(number)
             supplier = self.suppliers.get(str(article.get("SupplierNumber") or ""))
@@ -50,6 +50,7 @@ class ArticleSender:
             link = self.links.get(number)
             if link is not None and link.fingerprint == content:
                 self.context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
+                self.breaker.succeeded()
                 return True
             answer = self.wms.article_upsert(article=body)
             self.links[number] = record_link_save(
@@ -64,13 +65,12 @@ class ArticleSender:
                 object_ref=number,
                 outcome="created" if link is None else "updated",
             )
-        except FortnoxRateLimited as error:
-            self._fail(number, error)
-            return False
         except SyncError as error:
             if error.stops_run:
                 raise
             self._fail(number, error)
+            return not self.breaker.failed(error)
+        self.breaker.succeeded()
         return True
 
     def _fail(self, number: str, error: SyncError) -> None:
@@ -107,5 +107,5 @@ def articles_sync(context: ProcessContext) -> None:
     retry = failed_refs_to_retry(integration=integration, process=ARTICLES, object_type=OBJECT_TYPE)
     for number in unique([*numbers, *retry]):
         if not sender.send(number):
-            return  # rate limited: the cursor stays, the next run goes on from here
+            return  # rate limited or an outage: the cursor stays, the next run goes on from here
     context.save_cursor(started.isoformat())

@@ -3,10 +3,11 @@
 from datetime import datetime, timedelta
 
 from fortnox.client import FortnoxClient
+from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
 from integrations.errors import SyncError
 from integrations.models import Integration
 from integrations.services.sync import ProcessContext
-from ongoing.client import OngoingClient
+from ongoing.client import OngoingClient, OngoingServerError, OngoingUnreachable
 from ongoing.models import OngoingConnection
 
 # Fortnox's `lastmodified` has minute resolution, is read in Swedish local time and is compared
@@ -14,6 +15,11 @@ from ongoing.models import OngoingConnection
 # edit made while that run was listing is not missed. Objects seen twice cost no write (their
 # fingerprint is unchanged).
 CURSOR_OVERLAP = timedelta(minutes=5)
+
+
+# After this many objects in a row failed because Fortnox or the warehouse did not answer, the
+# process stops for this run instead of recording the same outage on every remaining object.
+OUTAGE_STREAK = 3
 
 
 class OngoingNotConnected(SyncError):
@@ -43,6 +49,27 @@ def pull_since(context: ProcessContext) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value) - CURSOR_OVERLAP
+
+
+class OutageBreaker:
+    """Counts consecutive outage failures; each object's outcome is reported to it."""
+
+    def __init__(self, limit: int = OUTAGE_STREAK):
+        self.limit = limit
+        self.streak = 0
+
+    def succeeded(self) -> None:
+        self.streak = 0
+
+    def failed(self, error: Exception) -> bool:
+        """True when the process should stop for this run."""
+        if isinstance(error, FortnoxRateLimited):
+            return True
+        if isinstance(error, FortnoxUnavailable | OngoingUnreachable | OngoingServerError):
+            self.streak += 1
+            return self.streak >= self.limit
+        self.streak = 0
+        return False
 
 
 def unique(values) -> list[str]:

@@ -5,7 +5,6 @@ by order number; changes and cancellations go through until the warehouse has st
 from django.utils import timezone
 
 from fortnox.client import FortnoxClient
-from fortnox.errors import FortnoxRateLimited
 from integrations.errors import SyncError
 from integrations.fingerprints import fingerprint
 from integrations.models import SyncFailure
@@ -16,7 +15,7 @@ from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingNotFound, OngoingWorkStarted
 from ongoing.mappers import order_to_ongoing
 
-from .common import fortnox_client_for, ongoing_client_for, pull_since, unique
+from .common import OutageBreaker, fortnox_client_for, ongoing_client_for, pull_since, unique
 
 OBJECT_TYPE = "order"
 # The fingerprint a link carries once its WMS order has been cancelled.
@@ -47,6 +46,7 @@ class OrderSender:
         self.links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
         self.customers: dict[str, dict] = {}
         self.order_types: dict[str, dict] | None = None
+        self.breaker = OutageBreaker()
         # What the warehouse refused because it had started on the order, by order number: the
         # same change is not offered again (it waits for the next change in Fortnox).
         self.refused = {
@@ -57,7 +57,7 @@ class OrderSender:
         }
 
     def handle(self, item: dict) -> bool:
-        """Sync one listed order; False when Fortnox's rate limit says to stop for this run."""
+        """Sync one listed order; False when the rate limit or an outage ends the process's run."""
         number = str(item["DocumentNumber"])
         link = self.links.get(number)
         try:
@@ -83,13 +83,12 @@ class OrderSender:
                 self._skip(number)  # cancelled or invoiced: no longer the warehouse's to change
             else:
                 self._send(number, order, link)
-        except FortnoxRateLimited as error:
-            self._fail(number, error.failure_kind, str(error))
-            return False
         except SyncError as error:
             if error.stops_run:
                 raise
             self._fail(number, error.failure_kind, str(error))
+            return not self.breaker.failed(error)
+        self.breaker.succeeded()
         return True
 
     def _send(self, number: str, order: dict, link) -> None:
@@ -225,5 +224,5 @@ def sales_orders_sync(context: ProcessContext) -> None:
     items = {str(item["DocumentNumber"]): item for item in listed}
     for number in unique([*items, *retry]):
         if not sender.handle(items.get(number) or {"DocumentNumber": number}):
-            return  # rate limited: the cursor stays, the next run goes on from here
+            return  # rate limited or an outage: the cursor stays, the next run goes on from here
     context.save_cursor(started.isoformat())

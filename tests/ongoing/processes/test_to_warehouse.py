@@ -5,7 +5,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
 from fortnox.client import FortnoxClient
-from fortnox.errors import FortnoxRateLimited
+from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
 from fortnox.sandbox import store
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncCursor, SyncFailure, SyncRun
@@ -271,3 +271,18 @@ def test_the_rate_limit_ends_the_process_and_the_next_run_goes_on(small_world, m
     active = {n for n, a in records(small_world, Kind.ARTICLE).items() if a.get("Active", True)}
     in_wms = Article.objects.filter(goods_owner=small_world.goods_owner, article_number__in=active)
     assert in_wms.count() == len(active)
+
+
+def test_an_outage_ends_the_process_after_three_objects(small_world, monkeypatch):
+    def unreachable(self, number):
+        raise FortnoxUnavailable("Fortnox could not be reached (ConnectionError).")
+
+    monkeypatch.setattr(FortnoxClient, "article_get", unreachable)
+
+    result = run(small_world)
+
+    assert result.status == SyncRun.Status.PARTIAL
+    assert result.counts["articles"]["failed"] == 3
+    assert not SyncCursor.objects.filter(integration=small_world.integration, process="articles")
+    failures = SyncFailure.objects.filter(process="articles", resolved_at__isnull=True)
+    assert {f.kind for f in failures} == {SyncFailure.Kind.REMOTE}

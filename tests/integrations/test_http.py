@@ -1,0 +1,94 @@
+"""The base HTTP session, against a real local server: redirects are never followed, and only a GET
+is tried again after the server dropped the connection (a write is never sent twice)."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from integrations.http import DEFAULT_TIMEOUT, USER_AGENT, HardenedSession
+
+
+class Server:
+    def __init__(self):
+        self.requests: list[tuple[str, str]] = []
+        self.drop_next = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                server.requests.append((self.command, self.headers.get("User-Agent")))
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                if server.drop_next:
+                    server.drop_next -= 1
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # dropped without an answer
+                    return
+                if self.path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "http://example.invalid/steal")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = do_PUT = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server():
+    server = Server()
+    yield server
+    server.httpd.shutdown()
+
+
+def test_a_dropped_get_is_tried_again(server):
+    server.drop_next = 1
+
+    response = HardenedSession().get(f"{server.url}/items")
+
+    assert response.text == "ok"
+    assert [method for method, _agent in server.requests] == ["GET", "GET"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_dropped_write_is_not_sent_twice(server, method):
+    server.drop_next = 1
+
+    with pytest.raises(requests.ConnectionError):
+        HardenedSession().request(method, f"{server.url}/items", json={"a": 1})
+
+    assert [m for m, _agent in server.requests] == [method]
+
+
+def test_redirects_are_never_followed(server):
+    # With max_redirects=0, requests refuses the redirect outright (older versions hand back the
+    # 302): either way nothing goes to the redirect's host.
+    try:
+        status = HardenedSession().get(f"{server.url}/redirect").status_code
+    except requests.TooManyRedirects:
+        status = 302
+
+    assert status == 302
+    assert len(server.requests) == 1
+
+
+def test_our_name_and_a_timeout_on_every_call(server):
+    session = HardenedSession()
+
+    session.get(f"{server.url}/items")
+
+    assert server.requests == [("GET", USER_AGENT)]
+    assert session.timeout == DEFAULT_TIMEOUT
