@@ -94,3 +94,10 @@ def test_create_an_article_and_an_order_then_invoice_it(person, sandbox):
         company=sandbox.company, kind=Kind.ORDER, data__OrderType="Backorder"
     )
     assert any(f"order {number}" in b.data["Remarks"] for b in back_orders)
+
+
+@pytest.mark.parametrize(
+    "model", ["sandboxcompany", "sandboxuser", "sandboxapp", "sandboxrecord", "sandboxapirequest"]
+)
+def test_admin_pages(admin_client, sandbox, model):
+    assert admin_client.get(f"/admin/fortnox_sandbox/{model}/").status_code == 200
