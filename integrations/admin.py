@@ -58,7 +58,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["created_at", "activated_at"]
     inlines = [ProcessSettingInline]
-    actions = ["run_now", "pause", "resume"]
+    actions = ["run_now", "pause", "resume", "resync"]
 
     def _apply(self, request, queryset, action, done):
         succeeded = 0
@@ -84,6 +84,10 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.action(description=_("Resume"))
     def resume(self, request, queryset):
         self._apply(request, queryset, services.integration_resume, _("Resumed"))
+
+    @admin.action(description=_("Full resync on the next run"))
+    def resync(self, request, queryset):
+        self._apply(request, queryset, services.integration_resync, _("Resync requested"))
 
 
 @admin.register(SyncRun)

@@ -11,3 +11,8 @@ def fingerprint(data: Any) -> str:
         data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# The fingerprint a link carries once its warehouse object has been cancelled: a state, not
+# content, so no resync clears it.
+CANCELLED = "cancelled"

@@ -8,7 +8,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.models import Integration, IntegrationEvent, ProcessSetting, SyncRun
+from integrations.fingerprints import CANCELLED
+from integrations.models import (
+    Integration,
+    IntegrationEvent,
+    ProcessSetting,
+    RecordLink,
+    SyncCursor,
+    SyncRun,
+)
 from integrations.processes import registry as default_registry
 from integrations.registry import Registry
 from integrations.selectors import connections_missing, process_states
@@ -182,3 +190,22 @@ def integration_settings_update(
             )
     integration.refresh_from_db()
     return changes
+
+
+def integration_resync(*, integration: Integration, actor=None) -> None:
+    """Start again from a full pull: the next run lists everything in Fortnox and writes every
+    object once more (links are kept, so nothing is created twice in the warehouse)."""
+    with transaction.atomic():
+        cursors, _deleted = SyncCursor.objects.filter(integration=integration).delete()
+        links = (
+            RecordLink.objects.filter(integration=integration)
+            .exclude(fingerprint=CANCELLED)
+            .update(fingerprint="")
+        )
+        integration_event_record(
+            integration=integration,
+            kind=IntegrationEvent.Kind.SUPPORT,
+            message="Full resync requested: the next run pulls and writes everything again.",
+            actor=actor,
+            data={"cursors_cleared": cursors, "links_to_rewrite": links},
+        )

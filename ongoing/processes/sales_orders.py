@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from fortnox.client import FortnoxClient
 from integrations.errors import SyncError
-from integrations.fingerprints import fingerprint
+from integrations.fingerprints import CANCELLED, fingerprint
 from integrations.models import SyncFailure
 from integrations.processes import SALES_ORDERS
 from integrations.selectors import failed_refs_to_retry, open_failures, record_links
@@ -18,8 +18,6 @@ from ongoing.mappers import order_to_ongoing
 from .common import OutageBreaker, fortnox_client_for, ongoing_client_for, pull_since, unique
 
 OBJECT_TYPE = "order"
-# The fingerprint a link carries once its WMS order has been cancelled.
-CANCELLED = "cancelled"
 # Fortnox customer Type → the order type the warehouse gets when the B2B/B2C option is on.
 ORDER_TYPES = {
     "COMPANY": ("B2B", "Business to business"),

@@ -10,6 +10,7 @@ from fortnox.sandbox import store
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import SALES_ORDERS
+from integrations.services.integrations import integration_resync
 from integrations.tasks import integration_sync
 from ongoing.client import OngoingClient
 from ongoing.sandbox import services as warehouse
@@ -286,3 +287,24 @@ def test_an_outage_ends_the_process_after_three_objects(small_world, monkeypatch
     assert not SyncCursor.objects.filter(integration=small_world.integration, process="articles")
     failures = SyncFailure.objects.filter(process="articles", resolved_at__isnull=True)
     assert {f.kind for f in failures} == {SyncFailure.Kind.REMOTE}
+
+
+def test_a_full_resync_pulls_and_writes_everything_again_without_duplicates(small_world):
+    first = run(small_world)
+    cancelled = small_world.orders[0]
+    small_world.catch_up()
+    store.order_cancel(small_world.company, cancelled)
+    run(small_world)
+
+    integration_resync(integration=small_world.integration)
+    again = run(small_world)
+
+    assert again.status == SyncRun.Status.SUCCEEDED, again.error
+    sent_first = first.counts["articles"]["created"] + first.counts["articles"]["updated"]
+    assert again.counts["articles"]["updated"] == sent_first
+    assert again.counts["sales_orders"]["updated"] == len(small_world.orders) - 1
+    assert again.totals["created"] == 0
+    assert wms_orders(small_world)[cancelled].status == OrderStatus.CANCELLED
+    assert Order.objects.filter(goods_owner=small_world.goods_owner).count() == len(
+        small_world.orders
+    )
