@@ -45,3 +45,14 @@ def offer_all(monkeypatch):
         processes[key] = replace(processes[key], body=f"tests.integrations.bodies.{name}")
 
     return set_body
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked():
+    """Each test starts in English: a Swedish request earlier in the same thread (the locale
+    middleware activates the language per thread) must not leak into the next test."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
