@@ -3,6 +3,7 @@ imports the settings in a fresh interpreter, as a deployment would."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,17 @@ def test_production_passes_check_deploy():
 
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    read = set()
+    for module in (ROOT / "config" / "settings").glob("*.py"):
+        read |= set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', module.read_text()))
+    example = (ROOT / ".env.example").read_text().splitlines()
+    listed = {line.split("=", 1)[0] for line in example if re.match(r"^[A-Z0-9_]+=", line)}
+
+    assert read - listed == set()
+    assert len(read) > 20
+    for index, line in enumerate(example):
+        if re.match(r"^[A-Z0-9_]+=", line):
+            assert example[index - 1].startswith("#"), f"{line} has no comment line above it"
