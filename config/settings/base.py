@@ -219,6 +219,9 @@ FORTNOX_SCOPES = env.list(
         "order",
         "supplier",
         "warehouse",
+        # UNVERIFIED whether Fortnox's custom warehouse documents need their own scope (SDKs list
+        # one); asked for now, because adding a scope later means every customer consents again.
+        "warehousecustomdocument",
     ],
 )
 # Access tokens are refreshed this long before they expire, so no request carries a dying token.
