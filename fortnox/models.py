@@ -8,6 +8,9 @@ from encrypted_fields.fields import EncryptedTextField
 
 from tenants.models import Tenant
 
+# The secret pair and its expiry: cleared together when a consent is revoked or dies.
+TOKEN_FIELDS = ("access_token", "refresh_token", "access_expires_at")
+
 
 class FortnoxConnection(models.Model):
     """A company's consent to Fortnox: who it is in Fortnox and the token pair that keeps it.
@@ -59,6 +62,13 @@ class FortnoxConnection(models.Model):
 
     def __str__(self):
         return f"{self.company_name or self.fortnox_tenant_id} ({self.get_status_display()})"
+
+    def forget_tokens(self) -> list[str]:
+        """Drop the pair (revoked or dead: nothing is gained by keeping it at rest); returns the
+        fields to save."""
+        for name in TOKEN_FIELDS:
+            setattr(self, name, None)
+        return list(TOKEN_FIELDS)
 
     @property
     def refresh_token_expires_at(self):

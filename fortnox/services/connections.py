@@ -170,19 +170,8 @@ def connection_disconnect(*, connection: FortnoxConnection, actor=None) -> Fortn
                 logger.warning("fortnox connection %s: revoke failed: %s", connection.pk, error)
         connection.status = FortnoxConnection.Status.REVOKED
         connection.revoked_at = timezone.now()
-        connection.access_token = None
-        connection.refresh_token = None
-        connection.access_expires_at = None
-        connection.save(
-            update_fields=[
-                "status",
-                "revoked_at",
-                "access_token",
-                "refresh_token",
-                "access_expires_at",
-                "updated_at",
-            ]
-        )
+        forgotten = connection.forget_tokens()
+        connection.save(update_fields=["status", "revoked_at", *forgotten, "updated_at"])
         integration = _integration(connection.tenant)
         if integration is not None:
             integration_event_record(

@@ -192,10 +192,7 @@ def _mark_needs_reactivation(connection: FortnoxConnection, *, reason: str, now:
     connection.refresh_failures += 1
     connection.last_refresh_failure_at = now
     connection.last_refresh_error = reason[:300]
-    # The pair is dead; nothing is gained by keeping it at rest.
-    connection.access_token = None
-    connection.refresh_token = None
-    connection.access_expires_at = None
+    forgotten = connection.forget_tokens()
     connection.save(
         update_fields=[
             "status",
@@ -203,9 +200,7 @@ def _mark_needs_reactivation(connection: FortnoxConnection, *, reason: str, now:
             "refresh_failures",
             "last_refresh_failure_at",
             "last_refresh_error",
-            "access_token",
-            "refresh_token",
-            "access_expires_at",
+            *forgotten,
             "updated_at",
         ]
     )

@@ -32,8 +32,12 @@ def load(module: str, env: dict, keys: list[str]) -> subprocess.CompletedProcess
     for key in ["DATABASE_URL", "REDIS_URL", "SANDBOX_ENABLED", "SECRET_KEY", "ENCRYPTION_KEYS"]:
         environment.pop(key, None)
     environment.update(env, DJANGO_SETTINGS_MODULE=f"config.settings.{module}")
+    return python(["-c", PRINT % keys], environment)
+
+
+def python(arguments: list[str], environment: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", PRINT % keys],
+        [sys.executable, *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -136,15 +140,7 @@ def test_production_passes_check_deploy():
     environment = {**os.environ, **SAFE_PRODUCTION}
     environment["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
     environment.pop("SANDBOX_ENABLED", None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], environment)
 
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
