@@ -118,6 +118,7 @@ registry = Registry(
         ),
         Process(
             key=FULFILMENT,
+            body="ongoing.processes.fulfilment.fulfilment_sync",
             label=_("Fulfilled orders to Fortnox"),
             help_text=_(
                 "When the warehouse has fulfilled an order, the delivered quantities are set in "
@@ -157,6 +158,7 @@ registry = Registry(
         ),
         Process(
             key=WAREHOUSE_MODULE,
+            body="ongoing.processes.warehouse_module.warehouse_module_sync",
             label=_("Fortnox warehouse module (Fortnox Lager)"),
             help_text=_(
                 "Fulfilled orders are marked warehouse-ready, and returns and inventory "

@@ -305,3 +305,129 @@ def order_to_ongoing(
             "orderLines": lines,
         }
     )
+
+
+# --- Warehouse → Fortnox ----------------------------------------------------------------------
+
+
+def fulfilment_quantities(
+    wms_order: dict, fortnox_order: dict, *, lower_ordered: bool = False
+) -> tuple[dict[str, float | int], dict[str, float | int]]:
+    """What to write on a Fortnox order for a fulfilled warehouse order: (delivered, ordered) by
+    Fortnox RowId, only the rows whose value differs from what Fortnox has.
+
+    The warehouse line's rowNumber is the Fortnox RowId (order_to_ongoing sends it so). A line the
+    warehouse does not pick (not a stock article) is delivered in full; a Fortnox row the warehouse
+    never got (a text row) is left as it is. With `lower_ordered`, a row delivered short has its
+    ordered quantity lowered to the delivered one, so invoicing makes no back order."""
+    number = _text(fortnox_order.get("DocumentNumber")) or "?"
+    rows = {str(row.get("RowId")): row for row in fortnox_order.get("OrderRows") or []}
+    delivered: dict[str, float | int] = {}
+    ordered: dict[str, float | int] = {}
+    for line in wms_order.get("orderLines") or []:
+        row_id = _text(line.get("rowNumber"))
+        row = rows.get(row_id or "")
+        if row is None:
+            raise ObjectValidationError(
+                f"Order {number}: the warehouse reports row {row_id}, which the Fortnox order "
+                "does not have"
+            )
+        what = f"Order {number}, row {row_id}"
+        ordered_now = decimal_or_none(row.get("OrderedQuantity"), what=f"{what}, OrderedQuantity")
+        ordered_now = ordered_now or Decimal(0)
+        if line.get("shouldBePicked") is False:
+            quantity = ordered_now
+        else:
+            quantity = decimal_or_none(
+                line.get("pickedNumberOfItems"), what=f"{what}, pickedNumberOfItems"
+            ) or Decimal(0)
+        current = decimal_or_none(row.get("DeliveredQuantity"), what=f"{what}, DeliveredQuantity")
+        if current != quantity:
+            delivered[row_id] = _number(quantity)
+        if lower_ordered and quantity < ordered_now:
+            ordered[row_id] = _number(quantity)
+    return delivered, ordered
+
+
+# Fortnox Lager custom document types of the Ongoing integration (the seed's table).
+INBOUND_ORDER = "OngoingInboundOrder"
+INBOUND_RETURN = "OngoingInboundReturn"
+INBOUND_INVENTORY = "OngoingInboundInventory"
+OUTBOUND_INVENTORY = "OngoingOutboundInventory"
+# An inventory adjustment is acknowledged per (inventoryId, articleSystemId): its document id is
+# both, the article id zero-padded to this width so that no two pairs give the same digits.
+ARTICLE_ID_DIGITS = 12
+MAX_DOCUMENT_ID_DIGITS = 25
+
+
+def _document_id(digits: str) -> str:
+    if not digits.isdigit() or len(digits) > MAX_DOCUMENT_ID_DIGITS:
+        raise ObjectValidationError(f"Document id {digits} is not at most 25 digits")
+    return digits
+
+
+def _document_date(moment: Any) -> str | None:
+    """The date part of an Ongoing UTC time ("2026-11-23T10:39:31.3Z" → "2026-11-23")."""
+    text = _text(moment)
+    return text[:10] if text else None
+
+
+def adjustment_document(article: dict, adjustment: dict) -> tuple[str, str, str, dict]:
+    """An Ongoing inventory adjustment as a Fortnox Lager custom document: (direction, type, id,
+    body). Found goods are an inbound OngoingInboundInventory, lost goods an outbound
+    OngoingOutboundInventory; the id is the adjustment's inventoryId and articleSystemId, so a
+    retry saves the same document."""
+    number = _text(article.get("articleNumber"))
+    inventory_id = adjustment.get("inventoryId")
+    what = f"Inventory adjustment {inventory_id} of article {number}"
+    change = decimal_or_none(adjustment.get("numberOfItems"), what=f"{what}, numberOfItems")
+    if number is None or inventory_id is None or not change:
+        raise ObjectValidationError(f"{what}: no article or no change")
+    document_id = _document_id(
+        f"{int(inventory_id)}{int(article['articleSystemId']):0{ARTICLE_ID_DIGITS}d}"
+    )
+    note = _text(adjustment.get("inventoryItemComment")) or f"Ongoing WMS inventory {inventory_id}"
+    row = {"rowId": 1, "itemId": number, "quantity": _number(abs(change))}
+    body = {
+        "id": document_id,
+        "type": INBOUND_INVENTORY if change > 0 else OUTBOUND_INVENTORY,
+        "date": _document_date(adjustment.get("inventoryTime")),
+        "note": note,
+        "rows": [row],
+    }
+    if change > 0:
+        return "inbound", INBOUND_INVENTORY, document_id, _drop_empty(body)
+    row["deliveredQuantity"] = row["quantity"]
+    body["deliveryState"] = "delivery"
+    return "outbound", OUTBOUND_INVENTORY, document_id, _drop_empty(body)
+
+
+def return_document(return_order: dict) -> tuple[str, dict]:
+    """An Ongoing return order (goods back on a sales order) as an inbound OngoingInboundReturn
+    document: (id, body); the id is the returnOrderId."""
+    info = return_order.get("returnOrderInfo") or {}
+    return_id = info.get("returnOrderId")
+    if return_id is None:
+        raise ObjectValidationError("Return order without an id")
+    what = f"Return {info.get('returnOrderNumber') or return_id}"
+    rows = []
+    for line in return_order.get("returnOrderLines") or []:
+        quantity = decimal_or_none(
+            line.get("returnedNumberOfItems"), what=f"{what}, returnedNumberOfItems"
+        )
+        number = _text((line.get("article") or {}).get("articleNumber"))
+        if not quantity or number is None:
+            continue
+        rows.append({"rowId": len(rows) + 1, "itemId": number, "quantity": _number(quantity)})
+    if not rows:
+        raise ObjectValidationError(f"{what}: nothing returned")
+    order_number = _text((return_order.get("customerOrderInfo") or {}).get("orderNumber"))
+    document_id = _document_id(str(int(return_id)))
+    body = {
+        "id": document_id,
+        "type": INBOUND_RETURN,
+        "date": _document_date(info.get("inDate")),
+        "note": f"Retur på order {order_number}" if order_number else None,
+        "rows": rows,
+    }
+    return document_id, _drop_empty(body)

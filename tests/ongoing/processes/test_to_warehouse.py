@@ -9,7 +9,7 @@ from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
 from fortnox.sandbox import store
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncCursor, SyncFailure, SyncRun
-from integrations.processes import SALES_ORDERS
+from integrations.processes import FULFILMENT, SALES_ORDERS
 from integrations.services.integrations import integration_resync
 from integrations.tasks import integration_sync
 from ongoing.client import OngoingClient
@@ -50,7 +50,11 @@ def wms_orders(world) -> dict[str, Order]:
 @pytest.fixture
 def small_world(world):
     """The demo company cut down to six open confirmed orders and the articles they need, so each
-    test's first run is quick."""
+    test's first run is quick. Only the Fortnox → warehouse processes run: the request counts
+    below are theirs (warehouse → Fortnox is tested in test_to_fortnox.py)."""
+    ProcessSetting.objects.update_or_create(
+        integration=world.integration, process=FULFILMENT, defaults={"enabled": False}
+    )
     orders = records(world, Kind.ORDER)
     keep = sorted(open_confirmed(orders), key=int)[:6]
     articles = {row["ArticleNumber"] for number in keep for row in orders[number]["OrderRows"]}

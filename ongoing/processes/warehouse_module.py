@@ -1,0 +1,198 @@
+"""The warehouse module (Fortnox Lager), warehouse → Fortnox: returns on sales orders and inventory
+adjustments become custom warehouse documents in Fortnox (OngoingInboundReturn,
+OngoingInboundInventory, OngoingOutboundInventory), each saved under an id derived from the Ongoing
+transaction, released once, then acknowledged in Ongoing.
+
+Exactly once: a document's progress is a RecordLink ("warehouse_document", "<type>:<id>") moved
+through saved → releasing → released → acknowledged. Saving is a PUT under our own id, harmless to
+repeat until the document is released; "releasing" is recorded before the release call and put
+back to "saved" when Fortnox refuses it, so a document left "releasing" by a crash was released
+(or the release never left) — Fortnox refuses a second release, which is then taken as done.
+(UNVERIFIED: that Fortnox refuses rather than ignores a second release; either way nothing moves
+twice.)"""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from fortnox.client import FortnoxClient
+from fortnox.errors import FortnoxValidationError
+from integrations.errors import SyncError
+from integrations.selectors import record_links
+from integrations.services.links import record_link_save
+from integrations.services.sync import ProcessContext
+from ongoing.client import OngoingClient
+from ongoing.mappers import adjustment_document, return_document
+
+from .common import CURSOR_OVERLAP, OutageBreaker, fortnox_client_for, ongoing_client_for
+from .fulfilment import WarehouseModuleMismatch, warehouse_module_in_fortnox
+
+PROGRESS_TYPE = "warehouse_document"
+SAVED = "saved"
+RELEASING = "releasing"
+RELEASED = "released"
+ACKNOWLEDGED = "acknowledged"
+
+
+class DocumentReporter:
+    def __init__(self, context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient):
+        self.context = context
+        self.fortnox = fortnox
+        self.wms = wms
+        self.progress = record_links(integration=context.integration, object_type=PROGRESS_TYPE)
+        self.breaker = OutageBreaker()
+        self.module_checked = False
+
+    def check_module(self) -> None:
+        if self.module_checked:
+            return
+        in_fortnox = warehouse_module_in_fortnox(self.fortnox)
+        if in_fortnox is None:
+            raise WarehouseModuleMismatch(
+                "The Fortnox keys have no permission for the warehouse module. Keys generated "
+                "before Fortnox Lager was activated lack it: connect Fortnox again to generate "
+                "new keys."
+            )
+        if not in_fortnox:
+            raise WarehouseModuleMismatch(
+                "The warehouse module is switched on in this integration but Fortnox Lager is "
+                "not activated in Fortnox. Activate it in Fortnox, or switch it off in the "
+                "integration's settings."
+            )
+        self.module_checked = True
+
+    def report(self, *, direction, document_type, document_id, body, acknowledge) -> bool:
+        """Save, release and acknowledge one document; False when the process should stop."""
+        key = f"{document_type}:{document_id}"
+        link = self.progress.get(key)
+        step = link.fingerprint if link is not None else ""
+        if step == ACKNOWLEDGED:
+            # Acknowledged before, listed again (e.g. an overlapping cursor): nothing to do.
+            self.context.count("skipped")
+            return True
+        try:
+            self.check_module()
+            target = {
+                "direction": direction,
+                "document_type": document_type,
+                "document_id": document_id,
+            }
+            if step in ("", SAVED):
+                self.fortnox.custom_document_save(**target, document=body)
+                self._step(key, SAVED)
+                step = SAVED
+            if step in (SAVED, RELEASING):
+                was_releasing = step == RELEASING
+                self._step(key, RELEASING)
+                try:
+                    self.fortnox.custom_document_release(**target)
+                except FortnoxValidationError:
+                    if not was_releasing:
+                        self._step(key, SAVED)
+                        raise
+                    # Released by the attempt that crashed before recording it.
+                self._step(key, RELEASED)
+            acknowledge()
+            self._step(key, ACKNOWLEDGED)
+        except WarehouseModuleMismatch:
+            raise
+        except SyncError as error:
+            if error.stops_run:
+                raise
+            self.context.fail(
+                object_type=PROGRESS_TYPE,
+                object_ref=key,
+                kind=error.failure_kind,
+                message=str(error),
+            )
+            return not self.breaker.failed(error)
+        self.breaker.succeeded()
+        self.context.synced(object_type=PROGRESS_TYPE, object_ref=key, outcome="created")
+        return True
+
+    def _step(self, key: str, step: str) -> None:
+        self.progress[key] = record_link_save(
+            integration=self.context.integration,
+            object_type=PROGRESS_TYPE,
+            fortnox_key=key,
+            fingerprint=step,
+        )
+
+
+def _adjustments(reporter: DocumentReporter, wms: OngoingClient) -> bool:
+    for group in wms.inventory_adjustments_list(only_unreported=True):
+        article = group.get("article") or {}
+        for adjustment in group.get("inventoryAdjustments") or []:
+            try:
+                direction, document_type, document_id, body = adjustment_document(
+                    article, adjustment
+                )
+            except SyncError as error:
+                reporter.context.fail(
+                    object_type=PROGRESS_TYPE,
+                    object_ref=f"inventory:{adjustment.get('inventoryId')}",
+                    kind=error.failure_kind,
+                    message=str(error),
+                )
+                continue
+
+            def acknowledge(adjustment=adjustment, article=article):
+                wms.inventory_adjustment_set_reported(
+                    inventory_id=int(adjustment["inventoryId"]),
+                    article_system_id=int(article["articleSystemId"]),
+                )
+
+            if not reporter.report(
+                direction=direction,
+                document_type=document_type,
+                document_id=document_id,
+                body=body,
+                acknowledge=acknowledge,
+            ):
+                return False
+    return True
+
+
+def _returns(reporter: DocumentReporter, wms: OngoingClient, since: datetime | None) -> bool:
+    # Return orders carry no "reported" flag of their own: they are listed from the cursor, each
+    # is reported once by its id, and the customer order's returned quantities are acknowledged.
+    # The first run reports every return the warehouse lists.
+    for return_order in wms.return_orders_list(returned_from=since):
+        info = return_order.get("returnOrderInfo") or {}
+        try:
+            document_id, body = return_document(return_order)
+        except SyncError as error:
+            reporter.context.fail(
+                object_type=PROGRESS_TYPE,
+                object_ref=f"return:{info.get('returnOrderId')}",
+                kind=error.failure_kind,
+                message=str(error),
+            )
+            continue
+        order_id = (return_order.get("customerOrderInfo") or {}).get("orderId")
+
+        def acknowledge(order_id=order_id):
+            if order_id:
+                wms.order_set_reported_returned(order_id=int(order_id))
+
+        if not reporter.report(
+            direction="inbound",
+            document_type=body["type"],
+            document_id=document_id,
+            body=body,
+            acknowledge=acknowledge,
+        ):
+            return False
+    return True
+
+
+def warehouse_module_sync(context: ProcessContext) -> None:
+    integration = context.integration
+    wms = ongoing_client_for(integration=integration)
+    reporter = DocumentReporter(context, fortnox_client_for(integration=integration), wms)
+    started = timezone.now()
+    cursor = context.cursor()
+    since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
+    finished = _adjustments(reporter, wms) and _returns(reporter, wms, since)
+    if finished and not context.counts["failed"]:
+        context.save_cursor(started.isoformat())

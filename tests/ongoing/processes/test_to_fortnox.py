@@ -1,0 +1,321 @@
+"""Warehouse → Fortnox, end to end: the sync task runs the real processes with the real clients
+against both sandboxes; the warehouse staff's actions are the Ongoing sandbox's services."""
+
+from decimal import Decimal
+
+import pytest
+
+from fortnox.client import FortnoxClient
+from fortnox.sandbox.models import SandboxRecord
+from integrations.models import ProcessSetting, SyncFailure, SyncRun
+from integrations.processes import FULFILMENT, WAREHOUSE_MODULE
+from integrations.services import links
+from integrations.tasks import integration_sync
+from ongoing.client import OngoingClient
+from ongoing.processes import fulfilment
+from ongoing.sandbox import services as warehouse
+from ongoing.sandbox.models import Article, Order
+
+pytestmark = pytest.mark.django_db
+Kind = SandboxRecord.Kind
+
+
+def run(world) -> SyncRun:
+    run_id = integration_sync.apply(kwargs={"integration_id": world.integration.pk}).get()
+    return SyncRun.objects.get(pk=run_id)
+
+
+def records(world, kind) -> dict[str, dict]:
+    return {
+        record.key: record.data
+        for record in SandboxRecord.objects.filter(company=world.company, kind=kind)
+    }
+
+
+def configure(world, process: str, *, enabled: bool = True, **options) -> None:
+    setting, _created = ProcessSetting.objects.get_or_create(
+        integration=world.integration, process=process, defaults={"enabled": enabled}
+    )
+    setting.enabled = enabled
+    setting.options = {**setting.options, **options}
+    setting.save()
+
+
+def wms_order(world, number: str) -> Order:
+    return Order.objects.get(goods_owner=world.goods_owner, order_number=number)
+
+
+def invoices_of(world, number: str) -> list[dict]:
+    return [i for i in records(world, Kind.INVOICE).values() if i["OrderReference"] == number]
+
+
+def rows(order: dict) -> dict[str, dict]:
+    return {str(row["RowId"]): row for row in order["OrderRows"]}
+
+
+def acknowledged(order: Order) -> bool:
+    return all(line.reported == line.picked for line in order.lines.all())
+
+
+@pytest.fixture
+def shop(world):
+    """Two open confirmed orders with several rows each, already in the warehouse."""
+    orders = records(world, Kind.ORDER)
+    candidates = sorted(
+        (
+            number
+            for number, order in orders.items()
+            if order.get("Sent")
+            and not order.get("Cancelled")
+            and not order.get("InvoiceReference")
+            and len(order["OrderRows"]) >= 2
+        ),
+        key=int,
+    )
+    keep = candidates[:2]
+    articles = {row["ArticleNumber"] for number in keep for row in orders[number]["OrderRows"]}
+    company_records = SandboxRecord.objects.filter(company=world.company)
+    company_records.filter(kind=Kind.ORDER).exclude(key__in=keep).delete()
+    company_records.filter(kind=Kind.ARTICLE).exclude(key__in=articles).delete()
+    first = run(world)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    Article.objects.filter(goods_owner=world.goods_owner).update(number_of_items=500)
+    world.orders = keep
+    world.catch_up()
+    return world
+
+
+def ship(world, number: str, quantities: dict[str, Decimal] | None = None) -> Order:
+    order = wms_order(world, number)
+    warehouse.order_start_picking(order=order)
+    warehouse.order_pick(order=order, quantities=quantities)
+    return warehouse.order_send(order=order)
+
+
+def test_a_sent_order_gets_its_delivered_quantities_and_one_invoice_and_is_acknowledged(shop):
+    number = shop.orders[0]
+    ship(shop, number)
+
+    result = run(shop)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    assert result.counts[FULFILMENT]["updated"] == 1
+    order = records(shop, Kind.ORDER)[number]
+    picked = {line.row_number: line.picked for line in wms_order(shop, number).lines.all()}
+    assert {r: Decimal(str(row["DeliveredQuantity"])) for r, row in rows(order).items()} == picked
+    (invoice,) = invoices_of(shop, number)
+    assert order["InvoiceReference"] == invoice["DocumentNumber"]
+    assert not [o for o in records(shop, Kind.ORDER).values() if o["OrderType"] == "Backorder"]
+    assert acknowledged(wms_order(shop, number))
+    # The other order was not sent: untouched.
+    assert not records(shop, Kind.ORDER)[shop.orders[1]]["InvoiceReference"]
+
+    again = run(shop)
+
+    assert again.counts[FULFILMENT] == {"created": 0, "updated": 0, "skipped": 0, "failed": 0}
+    assert len(invoices_of(shop, number)) == 1
+
+
+def test_a_picked_order_waits_until_it_is_sent(shop):
+    number = shop.orders[0]
+    order = wms_order(shop, number)
+    warehouse.order_start_picking(order=order)
+    warehouse.order_pick(order=order)
+
+    run(shop)
+
+    assert not records(shop, Kind.ORDER)[number]["InvoiceReference"]
+    warehouse.order_send(order=order)
+    run(shop)
+    assert len(invoices_of(shop, number)) == 1
+
+
+def test_reporting_when_collected_waits_for_collection(shop):
+    configure(shop, FULFILMENT, report_at="collected")
+    number = shop.orders[0]
+    order = ship(shop, number)
+
+    run(shop)
+    assert not invoices_of(shop, number)
+
+    warehouse.order_collect(order=order)
+    run(shop)
+    assert len(invoices_of(shop, number)) == 1
+
+
+def short_delivery(world, number: str) -> tuple[str, dict[str, Decimal]]:
+    """Pick one item less of the first row; returns that row and the picked quantities."""
+    lines = list(wms_order(world, number).lines.order_by("row_number"))
+    short = lines[0]
+    quantities = {line.row_number: line.ordered for line in lines}
+    quantities[short.row_number] = short.ordered - 1
+    return short.row_number, quantities
+
+
+def test_a_partial_delivery_makes_a_back_order_for_the_rest(shop):
+    number = shop.orders[0]
+    row_id, quantities = short_delivery(shop, number)
+    ordered = Decimal(str(rows(records(shop, Kind.ORDER)[number])[row_id]["OrderedQuantity"]))
+    ship(shop, number, quantities)
+
+    run(shop)
+
+    order = records(shop, Kind.ORDER)[number]
+    assert Decimal(str(rows(order)[row_id]["DeliveredQuantity"])) == ordered - 1
+    assert Decimal(str(rows(order)[row_id]["OrderedQuantity"])) == ordered
+    assert len(invoices_of(shop, number)) == 1
+    (back_order,) = [o for o in records(shop, Kind.ORDER).values() if o["OrderType"] == "Backorder"]
+    assert [Decimal(str(r["OrderedQuantity"])) for r in back_order["OrderRows"]] == [1]
+
+
+def test_lowering_the_ordered_quantity_instead_makes_no_back_order(shop):
+    configure(shop, FULFILMENT, lower_ordered_quantity=True)
+    number = shop.orders[0]
+    row_id, quantities = short_delivery(shop, number)
+    ordered = Decimal(str(rows(records(shop, Kind.ORDER)[number])[row_id]["OrderedQuantity"]))
+    ship(shop, number, quantities)
+
+    run(shop)
+
+    row = rows(records(shop, Kind.ORDER)[number])[row_id]
+    assert Decimal(str(row["OrderedQuantity"])) == Decimal(str(row["DeliveredQuantity"]))
+    assert Decimal(str(row["OrderedQuantity"])) == ordered - 1
+    assert len(invoices_of(shop, number)) == 1
+    assert not [o for o in records(shop, Kind.ORDER).values() if o["OrderType"] == "Backorder"]
+
+
+def test_without_invoicing_the_quantities_are_set_and_the_order_acknowledged(shop):
+    configure(shop, FULFILMENT, create_invoice=False)
+    number = shop.orders[0]
+    ship(shop, number)
+
+    run(shop)
+
+    order = records(shop, Kind.ORDER)[number]
+    assert not order["InvoiceReference"]
+    assert not invoices_of(shop, number)
+    assert acknowledged(wms_order(shop, number))
+
+
+def test_an_order_invoiced_by_hand_in_fortnox_is_not_invoiced_again(shop):
+    number = shop.orders[0]
+    ship(shop, number)
+    from fortnox.sandbox import store
+
+    store.order_invoice_create(shop.company, number)
+
+    result = run(shop)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    assert len(invoices_of(shop, number)) == 1
+    assert acknowledged(wms_order(shop, number))
+
+
+def with_warehouse_module(world) -> None:
+    world.company.warehouse_module = True
+    world.company.save(update_fields=["warehouse_module"])
+
+
+# Each step of a fulfilment, and where a crash right after it is injected: the step's effect
+# happened, the worker died before anything else.
+STEPS = [
+    (FortnoxClient, "order_quantities_update"),
+    (FortnoxClient, "order_warehouse_ready"),
+    (FortnoxClient, "order_invoice_create"),
+    (OngoingClient, "order_set_reported_picked"),
+]
+
+
+@pytest.mark.parametrize(("owner", "method"), STEPS, ids=[method for _owner, method in STEPS])
+def test_a_crash_after_any_step_and_a_rerun_leave_one_invoice(shop, monkeypatch, owner, method):
+    with_warehouse_module(shop)
+    configure(shop, WAREHOUSE_MODULE)
+    number = shop.orders[0]
+    _row_id, quantities = short_delivery(shop, number)
+    ship(shop, number, quantities)
+    real = getattr(owner, method)
+
+    def crash_after(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        raise RuntimeError("the worker died")
+
+    monkeypatch.setattr(owner, method, crash_after)
+    crashed = run(shop)
+    monkeypatch.setattr(owner, method, real)
+
+    assert crashed.status == SyncRun.Status.FAILED
+    rerun = run(shop)
+
+    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
+    order = records(shop, Kind.ORDER)[number]
+    picked = {line.row_number: line.picked for line in wms_order(shop, number).lines.all()}
+    assert {r: Decimal(str(row["DeliveredQuantity"])) for r, row in rows(order).items()} == picked
+    assert order["WarehouseReady"] is True
+    assert len(invoices_of(shop, number)) == 1
+    back_orders = [o for o in records(shop, Kind.ORDER).values() if o["OrderType"] == "Backorder"]
+    assert len(back_orders) == 1
+    assert acknowledged(wms_order(shop, number))
+    assert not SyncFailure.objects.filter(resolved_at__isnull=True).exists()
+    assert run(shop).counts[FULFILMENT]["updated"] == 0
+
+
+def test_a_crash_after_recording_a_step_is_harmless_too(shop, monkeypatch):
+    number = shop.orders[0]
+    ship(shop, number)
+    real = links.record_link_save
+    crashes = []
+
+    def crash_after_invoiced(**kwargs):
+        link = real(**kwargs)
+        if kwargs["fingerprint"] == fulfilment.INVOICED and not crashes:
+            crashes.append(link)
+            raise RuntimeError("the worker died")
+        return link
+
+    monkeypatch.setattr(fulfilment, "record_link_save", crash_after_invoiced)
+    assert run(shop).status == SyncRun.Status.FAILED
+    rerun = run(shop)
+
+    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
+    assert crashes
+    assert len(invoices_of(shop, number)) == 1
+    assert acknowledged(wms_order(shop, number))
+
+
+def test_with_the_warehouse_module_the_order_is_marked_warehouse_ready(shop):
+    with_warehouse_module(shop)
+    configure(shop, WAREHOUSE_MODULE)
+    number = shop.orders[0]
+    ship(shop, number)
+
+    result = run(shop)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    order = records(shop, Kind.ORDER)[number]
+    assert order["WarehouseReady"] is True
+    assert order["DeliveryState"] == "delivery"
+    assert len(invoices_of(shop, number)) == 1
+
+
+def test_module_on_in_fortnox_but_not_here_fails_with_the_setting_to_change(shop):
+    with_warehouse_module(shop)
+    number = shop.orders[0]
+    ship(shop, number)
+
+    result = run(shop)
+
+    assert result.status == SyncRun.Status.FAILED
+    failure = SyncFailure.objects.get(process=FULFILMENT, resolved_at__isnull=True)
+    assert failure.kind == SyncFailure.Kind.VALIDATION
+    assert "activated in Fortnox but not in this integration" in failure.message
+    assert "Fortnox warehouse module (Fortnox Lager)" in failure.message
+    assert not records(shop, Kind.ORDER)[number]["InvoiceReference"]
+    assert not acknowledged(wms_order(shop, number))
+
+    configure(shop, WAREHOUSE_MODULE)
+    fixed = run(shop)
+
+    assert fixed.status == SyncRun.Status.SUCCEEDED, fixed.error
+    assert len(invoices_of(shop, number)) == 1
+    failure.refresh_from_db()
+    assert failure.resolved_at is not None
