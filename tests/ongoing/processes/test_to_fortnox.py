@@ -319,3 +319,117 @@ def test_module_on_in_fortnox_but_not_here_fails_with_the_setting_to_change(shop
     assert len(invoices_of(shop, number)) == 1
     failure.refresh_from_db()
     assert failure.resolved_at is not None
+
+
+# --- the warehouse module ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def module_on(shop):
+    with_warehouse_module(shop)
+    configure(shop, WAREHOUSE_MODULE)
+    return shop
+
+
+def documents(world) -> dict[str, dict]:
+    return records(world, Kind.CUSTOM_DOCUMENT)
+
+
+def stock_articles(world) -> list[Article]:
+    fortnox = records(world, Kind.ARTICLE)
+    return [
+        article
+        for article in Article.objects.filter(goods_owner=world.goods_owner).order_by("pk")
+        if fortnox.get(article.article_number, {}).get("StockGoods")
+    ]
+
+
+def in_stock(world, number: str) -> Decimal:
+    return Decimal(str(records(world, Kind.ARTICLE)[number].get("QuantityInStock") or 0))
+
+
+def test_inventory_adjustments_become_released_documents_and_are_acknowledged(module_on):
+    found, lost = stock_articles(module_on)[:2]
+    before = {a.article_number: in_stock(module_on, a.article_number) for a in (found, lost)}
+    plus = warehouse.inventory_adjust(article=found, number_of_items=Decimal(3), comment="Hittad")
+    minus = warehouse.inventory_adjust(article=lost, number_of_items=Decimal(-2))
+
+    result = run(module_on)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    assert result.counts[WAREHOUSE_MODULE]["created"] == 2
+    inbound = documents(module_on)[f"inbound:OngoingInboundInventory:{plus.pk}{found.pk:012d}"]
+    outbound = documents(module_on)[f"outbound:OngoingOutboundInventory:{minus.pk}{lost.pk:012d}"]
+    assert inbound["released"] and outbound["released"]
+    assert inbound["rows"][0] == {"rowId": 1, "itemId": found.article_number, "quantity": 3}
+    assert in_stock(module_on, found.article_number) == before[found.article_number] + 3
+    assert in_stock(module_on, lost.article_number) == before[lost.article_number] - 2
+    plus.refresh_from_db()
+    minus.refresh_from_db()
+    assert plus.is_reported and minus.is_reported
+
+    again = run(module_on)
+
+    assert again.counts[WAREHOUSE_MODULE] == {"created": 0, "updated": 0, "skipped": 0, "failed": 0}
+    assert len(documents(module_on)) == 2
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["custom_document_save", "custom_document_release", "inventory_adjustment_set_reported"],
+)
+def test_a_document_keeps_its_id_across_a_crash_and_moves_stock_once(
+    module_on, monkeypatch, method
+):
+    article = stock_articles(module_on)[0]
+    before = in_stock(module_on, article.article_number)
+    warehouse.inventory_adjust(article=article, number_of_items=Decimal(5))
+    owner = OngoingClient if method.startswith("inventory") else FortnoxClient
+    real = getattr(owner, method)
+
+    def crash_after(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        raise RuntimeError("the worker died")
+
+    monkeypatch.setattr(owner, method, crash_after)
+    assert run(module_on).status == SyncRun.Status.FAILED
+    monkeypatch.setattr(owner, method, real)
+    rerun = run(module_on)
+
+    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
+    (document,) = documents(module_on).values()
+    assert document["released"]
+    assert in_stock(module_on, article.article_number) == before + 5
+    assert not SyncFailure.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_a_return_becomes_an_inbound_return_document(module_on):
+    number = module_on.orders[0]
+    order = ship(module_on, number)
+    run(module_on)
+    line = order.lines.order_by("row_number").first()
+    before = in_stock(module_on, line.article.article_number)
+    returned = warehouse.return_register(order=order, quantities={line.row_number: Decimal(1)})
+
+    result = run(module_on)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    document = documents(module_on)[f"inbound:OngoingInboundReturn:{returned.pk}"]
+    assert document["released"]
+    assert document["rows"] == [{"rowId": 1, "itemId": line.article.article_number, "quantity": 1}]
+    assert in_stock(module_on, line.article.article_number) == before + 1
+    line.refresh_from_db()
+    assert line.reported_returned == line.returned == 1
+    assert run(module_on).counts[WAREHOUSE_MODULE]["created"] == 0
+
+
+def test_module_on_here_but_not_in_fortnox_fails_with_what_to_do(shop):
+    configure(shop, WAREHOUSE_MODULE)
+    warehouse.inventory_adjust(article=stock_articles(shop)[0], number_of_items=Decimal(1))
+
+    result = run(shop)
+
+    failure = SyncFailure.objects.get(process=WAREHOUSE_MODULE, resolved_at__isnull=True)
+    assert result.status == SyncRun.Status.FAILED
+    assert "Fortnox Lager is not activated in Fortnox" in failure.message
+    assert not documents(shop)

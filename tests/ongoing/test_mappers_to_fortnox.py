@@ -1,0 +1,143 @@
+"""Ongoing records → Fortnox writes, field by field."""
+
+import pytest
+
+from integrations.errors import ObjectValidationError
+from ongoing.mappers import (
+    INBOUND_INVENTORY,
+    INBOUND_RETURN,
+    OUTBOUND_INVENTORY,
+    adjustment_document,
+    fulfilment_quantities,
+    return_document,
+)
+
+FORTNOX_ORDER = {
+    "DocumentNumber": "42",
+    "OrderRows": [
+        {"RowId": 1, "ArticleNumber": "1001", "OrderedQuantity": "3", "DeliveredQuantity": "3"},
+        {"RowId": 2, "ArticleNumber": "S1", "OrderedQuantity": 1, "DeliveredQuantity": 0},
+        {"RowId": 3, "ArticleNumber": "", "OrderedQuantity": 0, "DeliveredQuantity": 0},
+        {"RowId": 4, "ArticleNumber": "1002", "OrderedQuantity": 5, "DeliveredQuantity": 5},
+    ],
+}
+
+
+def wms_line(row, picked, *, should_be_picked=True):
+    return {
+        "rowNumber": str(row),
+        "pickedNumberOfItems": picked,
+        "shouldBePicked": should_be_picked,
+    }
+
+
+def test_fulfilment_writes_only_rows_that_differ():
+    wms = {
+        "orderLines": [
+            wms_line(1, 3.0),
+            wms_line(2, 0.0, should_be_picked=False),
+            wms_line(4, 2.0),
+        ]
+    }
+
+    delivered, ordered = fulfilment_quantities(wms, FORTNOX_ORDER)
+
+    # Row 1 already right; the non-stock row 2 delivered in full; the text row 3 untouched.
+    assert delivered == {"2": 1, "4": 2}
+    assert ordered == {}
+
+
+def test_fulfilment_can_lower_the_ordered_quantity_of_short_rows():
+    wms = {"orderLines": [wms_line(1, 1.5), wms_line(4, 5.0)]}
+
+    delivered, ordered = fulfilment_quantities(wms, FORTNOX_ORDER, lower_ordered=True)
+
+    assert delivered == {"1": 1.5}
+    assert ordered == {"1": 1.5}
+
+
+def test_fulfilment_refuses_a_row_fortnox_does_not_have():
+    with pytest.raises(ObjectValidationError, match="row 9"):
+        fulfilment_quantities({"orderLines": [wms_line(9, 1)]}, FORTNOX_ORDER)
+
+
+ARTICLE = {"articleSystemId": 57, "articleNumber": "1001"}
+
+
+def test_found_goods_are_an_inbound_inventory_document():
+    adjustment = {
+        "inventoryId": 123,
+        "numberOfItems": 4.0,
+        "inventoryTime": "2026-11-23T10:39:31.300Z",
+        "inventoryItemComment": "Hittade på fel plats",
+    }
+
+    direction, document_type, document_id, body = adjustment_document(ARTICLE, adjustment)
+
+    assert (direction, document_type) == ("inbound", INBOUND_INVENTORY)
+    assert document_id == "123000000000057"
+    assert body == {
+        "id": "123000000000057",
+        "type": INBOUND_INVENTORY,
+        "date": "2026-11-23",
+        "note": "Hittade på fel plats",
+        "rows": [{"rowId": 1, "itemId": "1001", "quantity": 4}],
+    }
+
+
+def test_lost_goods_are_an_outbound_inventory_document_with_a_delivery_state():
+    adjustment = {"inventoryId": 7, "numberOfItems": -2.5, "inventoryTime": None}
+
+    direction, document_type, document_id, body = adjustment_document(ARTICLE, adjustment)
+
+    assert (direction, document_type) == ("outbound", OUTBOUND_INVENTORY)
+    assert body["deliveryState"] == "delivery"
+    assert body["rows"] == [
+        {"rowId": 1, "itemId": "1001", "quantity": 2.5, "deliveredQuantity": 2.5}
+    ]
+    assert body["note"] == "Ongoing WMS inventory 7"
+    assert document_id == "7000000000057"
+
+
+def test_document_ids_are_digits_and_distinct_per_inventory_and_article():
+    ids = {
+        adjustment_document(
+            {"articleSystemId": article, "articleNumber": "A"},
+            {"inventoryId": inventory, "numberOfItems": 1},
+        )[2]
+        for inventory in (1, 11, 110)
+        for article in (1, 10, 101)
+    }
+    assert len(ids) == 9
+    assert all(i.isdigit() and len(i) <= 25 for i in ids)
+
+
+def test_a_document_id_longer_than_fortnox_allows_is_refused():
+    with pytest.raises(ObjectValidationError, match="25 digits"):
+        adjustment_document(ARTICLE, {"inventoryId": 10**14, "numberOfItems": 1})
+
+
+def test_a_return_is_an_inbound_return_document():
+    return_order = {
+        "returnOrderInfo": {
+            "returnOrderId": 31,
+            "returnOrderNumber": "42-R1",
+            "inDate": "2026-11-20T08:00:00.000Z",
+        },
+        "customerOrderInfo": {"orderId": 9, "orderNumber": "42"},
+        "returnOrderLines": [
+            {"article": {"articleNumber": "1001"}, "returnedNumberOfItems": 2.0},
+            {"article": {"articleNumber": "1002"}, "returnedNumberOfItems": 0},
+        ],
+    }
+
+    document_id, body = return_document(return_order)
+
+    assert document_id == "31"
+    assert body == {
+        "id": "31",
+        "type": INBOUND_RETURN,
+        "date": "2026-11-20",
+        "note": "Retur på order 42",
+        "rows": [{"rowId": 1, "itemId": "1001", "quantity": 2}],
+    }
