@@ -171,6 +171,7 @@ registry = Registry(
         ),
         Process(
             key=STOCK_BALANCE,
+            body="ongoing.processes.stock_balance.stock_balance_sync",
             label=_("Stock balance to Fortnox"),
             help_text=_(
                 "At the end of each run the warehouse's sellable quantity is written to each "

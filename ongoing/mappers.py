@@ -431,3 +431,29 @@ def return_document(return_order: dict) -> tuple[str, dict]:
         "rows": rows,
     }
     return document_id, _drop_empty(body)
+
+
+def stock_balance_changes(wms_articles: list[dict], fortnox_articles: list[dict]) -> dict:
+    """The classic stock balance: {article number: quantity} to write as QuantityInStock, for
+    each stock article both sides know whose Fortnox quantity differs from the warehouse's
+    sellable quantity."""
+    in_fortnox = {
+        _text(article.get("ArticleNumber")): article
+        for article in fortnox_articles
+        if _text(article.get("ArticleNumber"))
+    }
+    changes = {}
+    for article in wms_articles:
+        number = _text(article.get("articleNumber"))
+        if number not in in_fortnox or not article.get("isStockArticle"):
+            continue
+        sellable = decimal_or_none(
+            (article.get("inventoryInfo") or {}).get("sellableNumberOfItems"),
+            what=f"Article {number}, sellableNumberOfItems",
+        ) or Decimal(0)
+        current = decimal_or_none(
+            in_fortnox[number].get("QuantityInStock"), what=f"Article {number}, QuantityInStock"
+        )
+        if current != sellable:
+            changes[number] = _number(sellable)
+    return changes

@@ -10,6 +10,7 @@ from ongoing.mappers import (
     adjustment_document,
     fulfilment_quantities,
     return_document,
+    stock_balance_changes,
 )
 
 FORTNOX_ORDER = {
@@ -141,3 +142,29 @@ def test_a_return_is_an_inbound_return_document():
         "note": "Retur på order 42",
         "rows": [{"rowId": 1, "itemId": "1001", "quantity": 2}],
     }
+
+
+def wms_article(number, sellable, *, stock=True):
+    return {
+        "articleNumber": number,
+        "isStockArticle": stock,
+        "inventoryInfo": {"sellableNumberOfItems": sellable, "numberOfItems": 99},
+    }
+
+
+def test_stock_balance_changes_only_where_the_quantities_differ():
+    wms = [
+        wms_article("1001", 12.0),
+        wms_article("1002", 5.0),
+        wms_article("S1", 0.0, stock=False),
+        wms_article("ONLY-WMS", 3.0),
+        wms_article("1003", None),
+    ]
+    fortnox = [
+        {"ArticleNumber": "1001", "QuantityInStock": "10"},
+        {"ArticleNumber": "1002", "QuantityInStock": "5.0"},
+        {"ArticleNumber": "S1", "QuantityInStock": "4"},
+        {"ArticleNumber": "1003", "QuantityInStock": "2"},
+    ]
+
+    assert stock_balance_changes(wms, fortnox) == {"1001": 12, "1003": 0}

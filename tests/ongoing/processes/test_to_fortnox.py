@@ -8,10 +8,11 @@ import pytest
 from fortnox.client import FortnoxClient
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncFailure, SyncRun
-from integrations.processes import FULFILMENT, WAREHOUSE_MODULE
+from integrations.processes import FULFILMENT, STOCK_BALANCE, WAREHOUSE_MODULE
 from integrations.services import links
 from integrations.tasks import integration_sync
 from ongoing.client import OngoingClient
+from ongoing.models import OngoingConnection
 from ongoing.processes import fulfilment
 from ongoing.sandbox import services as warehouse
 from ongoing.sandbox.models import Article, Order
@@ -433,3 +434,53 @@ def test_module_on_here_but_not_in_fortnox_fails_with_what_to_do(shop):
     assert result.status == SyncRun.Status.FAILED
     assert "Fortnox Lager is not activated in Fortnox" in failure.message
     assert not documents(shop)
+
+
+# --- the classic stock balance ----------------------------------------------------------------
+
+
+def sellable(world) -> dict[str, Decimal]:
+    fortnox = records(world, Kind.ARTICLE)
+    client = OngoingClient.for_connection(OngoingConnection.objects.get(tenant=world.tenant))
+    return {
+        article["articleNumber"]: Decimal(str(article["inventoryInfo"]["sellableNumberOfItems"]))
+        for page in client.articles_list()
+        for article in page.items
+        if article["isStockArticle"] and article["articleNumber"] in fortnox
+    }
+
+
+def test_stock_balance_writes_the_sellable_quantity_only_where_it_differs(shop):
+    configure(shop, STOCK_BALANCE)
+
+    first = run(shop)
+
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    wanted = sellable(shop)
+    assert wanted
+    assert {number: in_stock(shop, number) for number in wanted} == wanted
+    assert first.counts[STOCK_BALANCE]["updated"] >= 1
+
+    again = run(shop)
+    assert again.counts[STOCK_BALANCE]["updated"] == 0
+
+    article = stock_articles(shop)[0]
+    warehouse.inventory_adjust(article=article, number_of_items=Decimal(-3))
+    changed = run(shop)
+
+    assert changed.counts[STOCK_BALANCE]["updated"] == 1
+    assert in_stock(shop, article.article_number) == wanted[article.article_number] - 3
+
+
+def test_stock_balance_is_refused_while_fortnox_has_the_warehouse_module(shop):
+    configure(shop, STOCK_BALANCE)
+    with_warehouse_module(shop)
+    before = {n: a.get("QuantityInStock") for n, a in records(shop, Kind.ARTICLE).items()}
+
+    result = run(shop)
+
+    failure = SyncFailure.objects.get(process=STOCK_BALANCE, resolved_at__isnull=True)
+    assert result.status == SyncRun.Status.FAILED
+    assert "only accepts stock transactions" in failure.message
+    assert "Stock balance to Fortnox" in failure.message
+    assert {n: a.get("QuantityInStock") for n, a in records(shop, Kind.ARTICLE).items()} == before
