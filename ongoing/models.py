@@ -12,6 +12,9 @@ class OngoingConnection(models.Model):
     class Status(models.TextChoices):
         VERIFIED = "verified", _("Verified")
         REJECTED = "rejected", _("Credentials refused")
+        # The customer disconnected the warehouse: the password is forgotten, System and username
+        # stay so that connecting again means typing the password only.
+        DISCONNECTED = "disconnected", _("Disconnected")
 
     tenant = models.OneToOneField(
         Tenant, on_delete=models.CASCADE, related_name="ongoing_connection"
@@ -24,9 +27,10 @@ class OngoingConnection(models.Model):
     goods_owner_id = models.PositiveIntegerField(_("goods owner id"))
     goods_owner_name = models.CharField(_("goods owner"), max_length=200, blank=True)
     username = models.CharField(_("username"), max_length=100)
-    password = EncryptedCharField(_("password"), max_length=200)
+    # Empty (NULL) once the customer disconnected the warehouse.
+    password = EncryptedCharField(_("password"), max_length=200, null=True, blank=True)
     status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.VERIFIED
+        _("status"), max_length=12, choices=Status.choices, default=Status.VERIFIED
     )
     verified_at = models.DateTimeField(_("verified"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -4,9 +4,13 @@ import logging
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from integrations.models import Integration, IntegrationEvent
+from integrations.services.events import integration_event_record
+from integrations.services.integrations import integration_pause
 from tenants.models import Tenant
 
 from .client import (
@@ -117,3 +121,26 @@ def ongoing_connection_mark_rejected(*, connection: OngoingConnection) -> None:
         status=OngoingConnection.Status.REJECTED, updated_at=timezone.now()
     )
     connection.status = OngoingConnection.Status.REJECTED
+
+
+def ongoing_connection_forget(*, connection: OngoingConnection, actor=None) -> OngoingConnection:
+    """Disconnect the warehouse: forget the password and stop using the connection. System and
+    username stay, so reconnecting means typing the password again. As with Fortnox, an active
+    integration is paused (on its timeline) rather than left failing every run."""
+    with transaction.atomic():
+        connection = OngoingConnection.objects.select_for_update().get(pk=connection.pk)
+        connection.password = None
+        connection.status = OngoingConnection.Status.DISCONNECTED
+        connection.save(update_fields=["password", "status", "updated_at"])
+        integration = connection.tenant.integrations.first()
+        if integration is not None:
+            integration_event_record(
+                integration=integration,
+                kind=IntegrationEvent.Kind.STATUS,
+                message="Warehouse disconnected: the WMS password was forgotten.",
+                actor=actor,
+                data={"ongoing_connection": connection.pk},
+            )
+            if integration.status == Integration.Status.ACTIVE:
+                integration_pause(integration=integration, actor=actor)
+    return connection

@@ -1,11 +1,14 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from tenants.decorators import tenant_member_required
 
 from .forms import OngoingConnectionForm
+from .models import OngoingConnection
 from .selectors import ongoing_connection_for_tenant
+from .services import ongoing_connection_forget
 
 
 @tenant_member_required(manage=True)
@@ -34,3 +37,16 @@ def connection_view(request):
         )
         form = OngoingConnectionForm(initial=initial)
     return render(request, "ongoing/connection.html", {"form": form, "connection": connection})
+
+
+@tenant_member_required(manage=True)
+@require_POST
+def disconnect_view(request):
+    connection = ongoing_connection_for_tenant(tenant=request.tenant)
+    if connection is not None and connection.status != OngoingConnection.Status.DISCONNECTED:
+        ongoing_connection_forget(connection=connection, actor=request.user)
+        messages.success(
+            request,
+            _("The warehouse has been disconnected and its password forgotten."),
+        )
+    return redirect("ongoing:connection")

@@ -134,3 +134,86 @@ def test_refused_credentials_are_shown_and_a_new_password_verifies_again(
     connection.refresh_from_db()
     assert connection.status == OngoingConnection.Status.VERIFIED
     assert connection.password == PASSWORD
+
+
+DISCONNECT = reverse("ongoing:disconnect")
+
+
+def test_disconnect_forgets_the_password_keeps_system_and_username_and_is_recorded(
+    member_client, member
+):
+    from integrations.models import IntegrationEvent
+    from integrations.selectors import connections_missing
+
+    connection = connection_for(member.tenant, username="WSIKept", password="to-forget")
+    page = member_client.get(URL).content.decode()
+    assert "Disconnect the warehouse" in page
+
+    response = member_client.post(DISCONNECT)
+
+    assert response.status_code == 302
+    assert response.url == URL
+    connection.refresh_from_db()
+    assert connection.status == OngoingConnection.Status.DISCONNECTED
+    assert connection.password is None
+    assert (connection.system, connection.username) == (SYSTEM, "WSIKept")
+    assert "Ongoing WMS" in connections_missing(tenant=member.tenant)
+    event = IntegrationEvent.objects.filter(integration__tenant=member.tenant).first()
+    assert event.message == "Warehouse disconnected: the WMS password was forgotten."
+    assert event.actor == member.user
+    html = member_client.get(URL).content.decode()
+    assert "has been disconnected and its password forgotten" in html
+    assert "The password was forgotten and nothing is synchronised" in html
+    assert 'value="WSIKept"' in html
+    assert "Disconnect the warehouse</button>" not in html
+
+
+def test_disconnect_pauses_an_active_integration_on_its_timeline(member_client, member):
+    from integrations.models import Integration
+
+    connection_for(member.tenant)
+    member.tenant.integrations.update(status=Integration.Status.ACTIVE)
+
+    member_client.post(DISCONNECT)
+
+    integration = member.tenant.integrations.get()
+    assert integration.status == Integration.Status.PAUSED
+    assert integration.events.filter(message="Integration paused.", actor=member.user).exists()
+
+
+def test_typing_the_password_again_reconnects_after_a_disconnect(member_client, member, api):
+    connection = connection_for(member.tenant)
+    member_client.post(DISCONNECT)
+    api.get(PRODUCTION + "goodsOwners", json=[{"id": 159, "name": "Demo Handel AB"}])
+
+    post(member_client)
+
+    connection.refresh_from_db()
+    assert connection.status == OngoingConnection.Status.VERIFIED
+    assert connection.password == PASSWORD
+
+
+def test_disconnect_touches_only_the_current_companys_connection(member_client, member):
+    other = connection_for(TenantFactory(), password="other-password")
+
+    response = member_client.post(DISCONNECT)
+
+    assert response.status_code == 302
+    other.refresh_from_db()
+    assert (other.status, other.password) == (OngoingConnection.Status.VERIFIED, "other-password")
+
+
+def test_disconnect_needs_post_and_a_manager(client, db):
+    viewer = MembershipFactory(role=Membership.Role.VIEWER)
+    connection = connection_for(viewer.tenant)
+    client.force_login(viewer.user)
+
+    assert client.post(DISCONNECT).status_code == 403
+    connection.refresh_from_db()
+    assert connection.password == "old-password"
+
+
+def test_disconnect_refuses_get(member_client, member):
+    connection_for(member.tenant)
+
+    assert member_client.get(DISCONNECT).status_code == 405
