@@ -18,9 +18,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("companies/", include("tenants.urls")),
+    path("app/api-keys/", include("api.pages_urls")),
     path("app/", include("integrations.urls")),
     path("fortnox/", include("fortnox.urls")),
     path("ongoing/", include("ongoing.urls")),
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -38,10 +38,13 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tenants",
     "integrations",
     "fortnox",
     "ongoing",
+    "api",
     # The emulated APIs. Their tables always exist (one migration history everywhere); their URLs
     # are mounted only with SANDBOX_ENABLED, which production settings refuse.
     "fortnox.sandbox",
@@ -280,3 +283,33 @@ ONGOING_LOCK_TIMEOUT = env.float("ONGOING_LOCK_TIMEOUT", default=ONGOING_TIMEOUT
 ONGOING_LOCK_DIR = VAR_DIR / "locks"
 # maxXToGet for id-cursor paging; Ongoing returns everything without a limit, which can time out.
 ONGOING_PAGE_SIZE = env.int("ONGOING_PAGE_SIZE", default=100)
+
+# The REST API for customers' tooling (/api/v1/): API keys only, JSON only, paged lists.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ongoing WMS ⇄ Fortnox API",
+    "DESCRIPTION": (
+        "Read a company's integration status, settings, runs, failures and record links, and "
+        "run, pause or resume it. Authenticate with `Authorization: Bearer <API key>`; a key "
+        "sees only its own company."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "IntegrationStatusEnum": "integrations.models.Integration.Status",
+        "RunStatusEnum": "integrations.models.SyncRun.Status",
+    },
+}

@@ -1,0 +1,19 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+app_name = "api"
+urlpatterns = [
+    path("integration/", views.IntegrationStatusView.as_view(), name="integration"),
+    path("integration/run-now/", views.RunNowView.as_view(), name="run_now"),
+    path("integration/pause/", views.PauseView.as_view(), name="pause"),
+    path("integration/resume/", views.ResumeView.as_view(), name="resume"),
+    path("settings/", views.SettingsView.as_view(), name="settings"),
+    path("runs/", views.RunListView.as_view(), name="runs"),
+    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run"),
+    path("failures/", views.FailureListView.as_view(), name="failures"),
+    path("links/", views.RecordLinkListView.as_view(), name="links"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
