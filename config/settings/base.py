@@ -26,7 +26,7 @@ SALT_KEY = env.list("ENCRYPTION_KEYS", default=[])
 
 # --- Applications -------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin.SupportAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
