@@ -238,6 +238,46 @@ class RecordLink(models.Model):
         return f"{self.object_type} {self.fortnox_key} → {self.ongoing_key or '—'}"
 
 
+class IncomingGoodsReceipt(models.Model):
+    """One receival of a Fortnox purchase order in the warehouse, booked in Fortnox as one
+    incoming-goods document. Recorded before anything is sent, with the quantities it covers, and
+    moved on after each step, so a retried run finishes the same receipt and never books the same
+    goods twice: what is still to book is what the warehouse received minus all receipts here."""
+
+    class Step(models.TextChoices):
+        RECORDED = "recorded", _("recorded")
+        CREATING = "creating", _("creating incoming goods")
+        CREATED = "created", _("incoming goods created")
+        RELEASING = "releasing", _("releasing")
+        RELEASED = "released", _("released")
+        COMPLETED = "completed", _("completed")
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="incoming_goods_receipts"
+    )
+    purchase_order = models.CharField(_("Fortnox purchase order"), max_length=50)
+    sequence = models.PositiveIntegerField(_("receival"))
+    # {Fortnox purchase order row id: quantity received in this receival}
+    quantities = models.JSONField(_("quantities"), default=dict)
+    incoming_goods_id = models.CharField(_("incoming goods"), max_length=50, blank=True)
+    step = models.CharField(_("step"), max_length=10, choices=Step.choices, default=Step.RECORDED)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("incoming goods receipt")
+        verbose_name_plural = _("incoming goods receipts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "purchase_order", "sequence"],
+                name="one_receipt_per_sequence",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.purchase_order} #{self.sequence} {self.step}"
+
+
 class Supplier(models.Model):
     """Our copy of the company's Fortnox supplier registry. Ongoing has no supplier endpoint, so a
     supplier reaches the warehouse inside the articles and purchase orders that name it."""

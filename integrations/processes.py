@@ -105,6 +105,7 @@ registry = Registry(
         ),
         Process(
             key=PURCHASE_ORDERS,
+            body="ongoing.processes.purchase_orders.purchase_orders_sync",
             label=_("Purchase orders"),
             help_text=_(
                 "Purchase orders in state Sent with purchase type Warehouse are sent to the "

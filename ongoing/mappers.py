@@ -457,3 +457,107 @@ def stock_balance_changes(wms_articles: list[dict], fortnox_articles: list[dict]
         if current != sellable:
             changes[number] = _number(sellable)
     return changes
+
+
+def purchase_order_to_ongoing(purchase_order: dict, *, goods_owner_id: int) -> dict:
+    """A Fortnox Lager purchase order as Ongoing's PUT /purchaseOrders body. The line's rowNumber
+    is Fortnox's row number and externalOrderLineId its row id, by which receipts come back.
+    Ongoing documents supplierInfo.supplierNumber/supplierName only; the address fields are named
+    after Fortnox's (UNVERIFIED in Ongoing: rename them here if Ongoing says otherwise)."""
+    purchase_order_id = _text(purchase_order.get("id"))
+    if purchase_order_id is None:
+        raise ObjectValidationError("Purchase order without an id")
+    what = f"Purchase order {purchase_order_id}"
+    lines = []
+    for position, row in enumerate(purchase_order.get("rows") or [], start=1):
+        article_number = _text(row.get("itemId"))
+        quantity = decimal_or_none(row.get("orderedQuantity"), what=f"{what}, orderedQuantity")
+        if article_number is None or not quantity or quantity <= 0:
+            continue
+        lines.append(
+            _drop_empty(
+                {
+                    "rowNumber": _text(row.get("rowNum")) or str(position),
+                    "articleNumber": article_number,
+                    "numberOfItems": _number(quantity),
+                    "comment": _text(row.get("itemDescription")),
+                    "rowPrice": _number(decimal_or_none(row.get("price"), what=f"{what}, price")),
+                    "currencyCode": _text(row.get("currencyCode"))
+                    or _text(purchase_order.get("currencyCode")),
+                    "externalOrderLineId": _text(row.get("id")),
+                }
+            )
+        )
+    supplier = _drop_empty(
+        {
+            "supplierNumber": _text(purchase_order.get("supplierNumber")),
+            "supplierName": _text(purchase_order.get("supplierName")),
+            "supplierAddress": _text(purchase_order.get("supplierAddress")),
+            "supplierAddress2": _text(purchase_order.get("supplierAddress2")),
+            "supplierPostCode": _text(purchase_order.get("supplierPostCode")),
+            "supplierCity": _text(purchase_order.get("supplierCity")),
+            "supplierCountryCode": _text(purchase_order.get("supplierCountryCode")),
+        }
+    )
+    return _drop_empty(
+        {
+            "goodsOwnerId": goods_owner_id,
+            "purchaseOrderNumber": purchase_order_id,
+            "inDate": _text(purchase_order.get("deliveryDate")),
+            "purchaseOrderRemark": _text(purchase_order.get("note")),
+            "supplierInfo": supplier,
+            "purchaseOrderLines": lines,
+        }
+    )
+
+
+def receival_quantities(wms_purchase_order: dict, booked: dict[str, Decimal]) -> dict:
+    """What the warehouse has received beyond what is already booked in Fortnox, by Fortnox row
+    id: the next receival's quantities."""
+    number = (wms_purchase_order.get("purchaseOrderInfo") or {}).get("purchaseOrderNumber")
+    quantities = {}
+    for line in wms_purchase_order.get("purchaseOrderLines") or []:
+        row_id = _text(line.get("externalOrderLineId"))
+        if row_id is None:
+            continue
+        received = decimal_or_none(
+            line.get("receivedNumberOfItems"),
+            what=f"Purchase order {number}, row {row_id}, receivedNumberOfItems",
+        ) or Decimal(0)
+        rest = received - booked.get(row_id, Decimal(0))
+        if rest > 0:
+            quantities[row_id] = _number(rest)
+    return quantities
+
+
+def incoming_goods_document(
+    purchase_order: dict, quantities: dict, *, delivery_note_id: str, date: str
+) -> dict:
+    """Fortnox Lager incoming goods for one receival of a purchase order."""
+    rows = []
+    for row in purchase_order.get("rows") or []:
+        row_id = _text(row.get("id"))
+        if row_id not in quantities:
+            continue
+        rows.append(
+            {
+                "itemId": _text(row.get("itemId")),
+                "receivedQuantity": quantities[row_id],
+                "orderedQuantity": row.get("orderedQuantity"),
+                "purchaseOrderId": purchase_order.get("id"),
+                "purchaseOrderRowId": row.get("id"),
+            }
+        )
+    missing = set(quantities) - {_text(row.get("id")) for row in purchase_order.get("rows") or []}
+    if missing:
+        raise ObjectValidationError(
+            f"Purchase order {purchase_order.get('id')} has no row {', '.join(sorted(missing))}"
+        )
+    return _drop_empty(
+        {
+            "deliveryNoteId": delivery_note_id,
+            "supplierNumber": _text(purchase_order.get("supplierNumber")),
+            "date": date,
+            "rows": rows,
+        }
+    )

@@ -1,5 +1,7 @@
 """Ongoing records → Fortnox writes, field by field."""
 
+from decimal import Decimal
+
 import pytest
 
 from integrations.errors import ObjectValidationError
@@ -9,6 +11,9 @@ from ongoing.mappers import (
     OUTBOUND_INVENTORY,
     adjustment_document,
     fulfilment_quantities,
+    incoming_goods_document,
+    purchase_order_to_ongoing,
+    receival_quantities,
     return_document,
     stock_balance_changes,
 )
@@ -168,3 +173,94 @@ def test_stock_balance_changes_only_where_the_quantities_differ():
     ]
 
     assert stock_balance_changes(wms, fortnox) == {"1001": 12, "1003": 0}
+
+
+FORTNOX_PO = {
+    "id": 3,
+    "deliveryDate": "2026-11-30",
+    "note": "Ring före leverans",
+    "supplierNumber": "7",
+    "supplierName": "Höganäs Keramik AB",
+    "supplierAddress": "Bruksgatan 1",
+    "supplierAddress2": "",
+    "supplierPostCode": "263 39",
+    "supplierCity": "Höganäs",
+    "supplierCountryCode": "SE",
+    "currencyCode": "SEK",
+    "rows": [
+        {
+            "id": 301,
+            "itemId": "1001",
+            "itemDescription": "Kaffekopp",
+            "rowNum": 1,
+            "orderedQuantity": 20,
+            "price": 42.5,
+            "currencyCode": "SEK",
+        },
+        {"id": 302, "itemId": "1002", "rowNum": 2, "orderedQuantity": 0},
+    ],
+}
+
+
+def test_a_purchase_order_every_field():
+    assert purchase_order_to_ongoing(FORTNOX_PO, goods_owner_id=12) == {
+        "goodsOwnerId": 12,
+        "purchaseOrderNumber": "3",
+        "inDate": "2026-11-30",
+        "purchaseOrderRemark": "Ring före leverans",
+        "supplierInfo": {
+            "supplierNumber": "7",
+            "supplierName": "Höganäs Keramik AB",
+            "supplierAddress": "Bruksgatan 1",
+            "supplierPostCode": "263 39",
+            "supplierCity": "Höganäs",
+            "supplierCountryCode": "SE",
+        },
+        "purchaseOrderLines": [
+            {
+                "rowNumber": "1",
+                "articleNumber": "1001",
+                "numberOfItems": 20,
+                "comment": "Kaffekopp",
+                "rowPrice": 42.5,
+                "currencyCode": "SEK",
+                "externalOrderLineId": "301",
+            }
+        ],
+    }
+
+
+def test_a_receival_is_what_was_received_beyond_what_is_booked():
+    wms = {
+        "purchaseOrderInfo": {"purchaseOrderNumber": "3"},
+        "purchaseOrderLines": [
+            {"externalOrderLineId": "301", "receivedNumberOfItems": 12.0},
+            {"externalOrderLineId": "302", "receivedNumberOfItems": 4.0},
+            {"externalOrderLineId": None, "receivedNumberOfItems": 9.0},
+        ],
+    }
+
+    assert receival_quantities(wms, {"301": Decimal(5), "302": Decimal(4)}) == {"301": 7}
+
+
+def test_incoming_goods_for_one_receival():
+    document = incoming_goods_document(
+        FORTNOX_PO, {"301": 7}, delivery_note_id="Ongoing 3-2", date="2026-11-23"
+    )
+
+    assert document == {
+        "deliveryNoteId": "Ongoing 3-2",
+        "supplierNumber": "7",
+        "date": "2026-11-23",
+        "rows": [
+            {
+                "itemId": "1001",
+                "receivedQuantity": 7,
+                "orderedQuantity": 20,
+                "purchaseOrderId": 3,
+                "purchaseOrderRowId": 301,
+            }
+        ],
+    }
+    with pytest.raises(ObjectValidationError, match="no row 999"):
+        incoming_goods_document(FORTNOX_PO, {"999": 1}, delivery_note_id="x", date="2026-11-23")

@@ -6,16 +6,23 @@ from decimal import Decimal
 import pytest
 
 from fortnox.client import FortnoxClient
+from fortnox.errors import FortnoxValidationError
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncFailure, SyncRun
-from integrations.processes import FULFILMENT, STOCK_BALANCE, WAREHOUSE_MODULE
+from integrations.processes import (
+    FULFILMENT,
+    PURCHASE_ORDERS,
+    STOCK_BALANCE,
+    WAREHOUSE_MODULE,
+)
 from integrations.services import links
 from integrations.tasks import integration_sync
 from ongoing.client import OngoingClient
 from ongoing.models import OngoingConnection
 from ongoing.processes import fulfilment
 from ongoing.sandbox import services as warehouse
-from ongoing.sandbox.models import Article, Order
+from ongoing.sandbox.models import Article, Order, PurchaseOrder
+from ongoing.statuses import PurchaseOrderStatus
 
 pytestmark = pytest.mark.django_db
 Kind = SandboxRecord.Kind
@@ -484,3 +491,181 @@ def test_stock_balance_is_refused_while_fortnox_has_the_warehouse_module(shop):
     assert "only accepts stock transactions" in failure.message
     assert "Stock balance to Fortnox" in failure.message
     assert {n: a.get("QuantityInStock") for n, a in records(shop, Kind.ARTICLE).items()} == before
+
+
+# --- purchase orders --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def purchasing(world):
+    """The demo company cut down to its purchase orders and their articles, with Fortnox Lager
+    and purchase orders on, after a first run has sent them to the warehouse."""
+    SandboxRecord.objects.filter(company=world.company, kind=Kind.ORDER).delete()
+    items = {
+        row["itemId"] for po in records(world, Kind.PURCHASE_ORDER).values() for row in po["rows"]
+    }
+    SandboxRecord.objects.filter(company=world.company, kind=Kind.ARTICLE).exclude(
+        key__in=items
+    ).delete()
+    with_warehouse_module(world)
+    configure(world, WAREHOUSE_MODULE)
+    configure(world, PURCHASE_ORDERS)
+    first = run(world)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    world.catch_up()
+    return world
+
+
+def fortnox_po(world, number: str) -> dict:
+    return SandboxRecord.objects.get(
+        company=world.company, kind=Kind.PURCHASE_ORDER, key=number
+    ).data
+
+
+def wms_po(world, number: str) -> PurchaseOrder:
+    return PurchaseOrder.objects.get(goods_owner=world.goods_owner, purchase_order_number=number)
+
+
+def incoming_goods(world, number: str) -> list[dict]:
+    return [
+        goods
+        for goods in records(world, Kind.INCOMING_GOODS).values()
+        if str(goods["rows"][0]["purchaseOrderId"]) == number
+    ]
+
+
+def booked(world, number: str) -> list[dict]:
+    return [g for g in incoming_goods(world, number) if g["released"] and g["completed"]]
+
+
+def test_sent_warehouse_purchase_orders_go_to_the_warehouse(purchasing):
+    expected = {
+        key
+        for key, po in records(purchasing, Kind.PURCHASE_ORDER).items()
+        if po["_state"] == "SENT" and po["purchaseType"] == "WAREHOUSE"
+    }
+    in_wms = set(
+        PurchaseOrder.objects.filter(goods_owner=purchasing.goods_owner).values_list(
+            "purchase_order_number", flat=True
+        )
+    )
+    assert expected and in_wms == expected
+    number = sorted(expected)[0]
+    source = fortnox_po(purchasing, number)
+    purchase_order = wms_po(purchasing, number)
+    assert purchase_order.data["inDate"] == source["deliveryDate"]
+    assert purchase_order.data["supplierInfo"]["supplierNumber"] == source["supplierNumber"]
+    assert purchase_order.data["supplierInfo"]["supplierName"] == source["supplierName"]
+    assert purchase_order.data["supplierInfo"]["supplierCity"] == source["supplierCity"]
+    lines = {line.row_number: line for line in purchase_order.lines.all()}
+    for row in source["rows"]:
+        line = lines[str(row["rowNum"])]
+        assert line.article.article_number == row["itemId"]
+        assert line.advised == row["orderedQuantity"]
+        assert line.data["externalOrderLineId"] == str(row["id"])
+        assert line.data["currencyCode"] == "SEK"
+    assert run(purchasing).counts[PURCHASE_ORDERS]["skipped"] == len(expected)
+
+
+def test_two_partial_receivals_make_two_incoming_goods_and_complete_the_order(purchasing):
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    lines = list(purchase_order.lines.order_by("row_number"))
+    first = {line.row_number: Decimal(1) for line in lines}
+    warehouse.purchase_order_receive(purchase_order=purchase_order, quantities=first)
+
+    run(purchasing)
+
+    (goods,) = booked(purchasing, number)
+    assert [row["receivedQuantity"] for row in goods["rows"]] == [1] * len(lines)
+    assert fortnox_po(purchasing, number)["_state"] == "SENT"
+
+    warehouse.purchase_order_receive(purchase_order=purchase_order)
+    warehouse.purchase_order_close(
+        purchase_order=purchase_order, status=PurchaseOrderStatus.RECEIVED
+    )
+    result = run(purchasing)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    assert len(booked(purchasing, number)) == 2
+    source = fortnox_po(purchasing, number)
+    assert source["_state"] == "RECEIVED"
+    assert all(row["receivedQuantity"] == row["orderedQuantity"] for row in source["rows"])
+    assert all(line.reported == line.received for line in purchase_order.lines.all())
+
+    run(purchasing)
+    assert len(incoming_goods(purchasing, number)) == 2
+
+
+RECEIPT_STEPS = [
+    (FortnoxClient, "incoming_goods_create"),
+    (FortnoxClient, "incoming_goods_release"),
+    (FortnoxClient, "incoming_goods_complete"),
+    (FortnoxClient, "purchase_order_complete"),
+    (OngoingClient, "purchase_order_set_reported_received"),
+]
+
+
+@pytest.mark.parametrize(
+    ("owner", "method"), RECEIPT_STEPS, ids=[method for _owner, method in RECEIPT_STEPS]
+)
+def test_a_crash_after_any_receipt_step_books_the_goods_once(
+    purchasing, monkeypatch, owner, method
+):
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    item = purchase_order.lines.order_by("row_number").first().article.article_number
+    stock_before = in_stock(purchasing, item)
+    warehouse.purchase_order_receive(purchase_order=purchase_order)
+    warehouse.purchase_order_close(
+        purchase_order=purchase_order, status=PurchaseOrderStatus.DEFLECTION
+    )
+    real = getattr(owner, method)
+
+    def crash_after(self, *args, **kwargs):
+        answer = real(self, *args, **kwargs)
+        raise RuntimeError(f"the worker died after {answer and 'an answer'}")
+
+    monkeypatch.setattr(owner, method, crash_after)
+    assert run(purchasing).status == SyncRun.Status.FAILED
+    monkeypatch.setattr(owner, method, real)
+    rerun = run(purchasing)
+
+    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
+    assert len(booked(purchasing, number)) == 1
+    source = fortnox_po(purchasing, number)
+    assert source["_state"] == "RECEIVED"
+    assert all(row["receivedQuantity"] == row["orderedQuantity"] for row in source["rows"])
+    received = purchase_order.lines.order_by("row_number").first().advised
+    assert in_stock(purchasing, item) == stock_before + received
+    assert all(line.reported == line.received for line in purchase_order.lines.all())
+    assert not SyncFailure.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_keys_without_warehouse_permission_fail_with_what_to_do(purchasing):
+    purchasing.company.warehouse_module = False
+    purchasing.company.save(update_fields=["warehouse_module"])
+
+    result = run(purchasing)
+
+    failure = SyncFailure.objects.get(process=PURCHASE_ORDERS, resolved_at__isnull=True)
+    assert result.status == SyncRun.Status.FAILED
+    assert "Keys generated before Fortnox Lager was activated" in failure.message
+    assert "connect Fortnox again" in failure.message
+
+
+def test_incoming_goods_refused_fail_with_the_setting_to_check(purchasing, monkeypatch):
+    def refused(self, document):
+        raise FortnoxValidationError("Inleveranser är inte aktiverat.", status=400)
+
+    monkeypatch.setattr(FortnoxClient, "incoming_goods_create", refused)
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    warehouse.purchase_order_receive(purchase_order=wms_po(purchasing, number))
+
+    result = run(purchasing)
+
+    failure = SyncFailure.objects.get(process=PURCHASE_ORDERS, resolved_at__isnull=True)
+    assert result.status == SyncRun.Status.PARTIAL
+    assert failure.object_ref == number
+    assert "Settings → Warehouse → Incoming goods" in failure.message
+    assert not incoming_goods(purchasing, number)

@@ -1,0 +1,247 @@
+"""Purchase orders, Fortnox → warehouse → Fortnox (needs the warehouse module).
+
+Out: Fortnox Lager purchase orders in state SENT with purchase type WAREHOUSE are upserted in
+Ongoing by number (the Fortnox id), unless what we would send equals what we last sent.
+
+Back: each receival the warehouse reports becomes one incoming-goods document in Fortnox, created,
+released and completed; the purchase order is completed when the warehouse marks it Deflection or
+Received; then the receipt is acknowledged in Ongoing. Every receival is an IncomingGoodsReceipt
+row recorded before anything is sent and moved on after each step; the quantities still to book
+are what the warehouse received minus every receipt recorded, so neither a crash nor a receipt
+that arrives between reading and acknowledging books goods twice or loses them.
+
+A crash between Fortnox creating incoming goods and our recording its id cannot be told from a
+create that never arrived (Fortnox has no lookup by deliveryNoteId that we know of): the retry
+creates them again, and the first stays an unreleased draft — it moves no stock and receives
+nothing — whose deliveryNoteId names the receival."""
+
+from decimal import Decimal
+
+from django.utils import timezone
+
+from fortnox.client import FortnoxClient
+from fortnox.errors import FortnoxAuthError, FortnoxValidationError
+from integrations.errors import SyncError
+from integrations.fingerprints import fingerprint
+from integrations.models import IncomingGoodsReceipt, SyncFailure
+from integrations.selectors import record_links
+from integrations.services.links import record_link_save
+from integrations.services.sync import ProcessContext
+from ongoing.client import OngoingClient, OngoingWorkStarted
+from ongoing.mappers import (
+    decimal_or_none,
+    incoming_goods_document,
+    purchase_order_to_ongoing,
+    receival_quantities,
+)
+from ongoing.statuses import PurchaseOrderStatus
+
+from .common import OutageBreaker, fortnox_client_for, ongoing_client_for
+
+OBJECT_TYPE = "purchase_order"
+# The purchase orders this integration has completed in Fortnox, by Fortnox id.
+COMPLETED_TYPE = "purchase_order_completed"
+FINISHED = (PurchaseOrderStatus.DEFLECTION, PurchaseOrderStatus.RECEIVED)
+Step = IncomingGoodsReceipt.Step
+
+NO_PERMISSION = (
+    "Fortnox refused to show the purchase orders: the keys have no permission for the warehouse "
+    "module. Keys generated before Fortnox Lager was activated lack it: connect Fortnox again to "
+    "generate new keys, with a Fortnox user who has access to the warehouse module, and check "
+    "that Fortnox Lager is activated. ({error})"
+)
+INCOMING_GOODS_REFUSED = (
+    "Fortnox refused the incoming goods for purchase order {number}: {error}. Make sure incoming "
+    "goods is activated in Fortnox (Settings → Warehouse → Incoming goods) and that the keys were "
+    "generated after Fortnox Lager was activated."
+)
+
+
+class PurchaseOrdersRefused(SyncError):
+    failure_kind = SyncFailure.Kind.VALIDATION
+
+
+class IncomingGoodsRefused(SyncError):
+    failure_kind = SyncFailure.Kind.VALIDATION
+
+
+def _pull(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient) -> None:
+    links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
+    try:
+        listed = fortnox.purchase_orders_list(state="SENT", purchase_type="WAREHOUSE")
+    except FortnoxAuthError as error:
+        if error.status != 403:
+            raise
+        raise PurchaseOrdersRefused(NO_PERMISSION.format(error=error)) from error
+    breaker = OutageBreaker()
+    for item in listed:
+        number = str(item["id"])
+        try:
+            purchase_order = item if item.get("rows") else fortnox.purchase_order_get(number)
+            body = purchase_order_to_ongoing(purchase_order, goods_owner_id=wms.goods_owner_id)
+            content = fingerprint(body)
+            link = links.get(number)
+            if link is not None and link.fingerprint == content:
+                context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
+                continue
+            try:
+                answer = wms.purchase_order_upsert(purchase_order=body)
+            except OngoingWorkStarted:
+                # The warehouse has started receiving it: the advice is no longer ours to change.
+                context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
+                continue
+            record_link_save(
+                integration=context.integration,
+                object_type=OBJECT_TYPE,
+                fortnox_key=number,
+                ongoing_key=str(answer.get("purchaseOrderId") or ""),
+                fingerprint=content,
+            )
+            context.synced(
+                object_type=OBJECT_TYPE,
+                object_ref=number,
+                outcome="created" if link is None else "updated",
+            )
+        except SyncError as error:
+            if error.stops_run:
+                raise
+            context.fail(
+                object_type=OBJECT_TYPE,
+                object_ref=number,
+                kind=error.failure_kind,
+                message=str(error),
+            )
+            if breaker.failed(error):
+                return
+            continue
+        breaker.succeeded()
+
+
+class ReceiptReporter:
+    def __init__(self, context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient):
+        self.context = context
+        self.fortnox = fortnox
+        self.wms = wms
+        links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
+        self.by_ongoing_id = {link.ongoing_key: link.fortnox_key for link in links.values()}
+        self.completed = record_links(integration=context.integration, object_type=COMPLETED_TYPE)
+
+    def handle(self, wms_purchase_order: dict) -> None:
+        info = wms_purchase_order["purchaseOrderInfo"]
+        number = self.by_ongoing_id.get(str(info["purchaseOrderId"]))
+        if number is None:
+            self.context.count("skipped")  # not a purchase order this integration sent
+            return
+        receipts = list(
+            IncomingGoodsReceipt.objects.filter(
+                integration=self.context.integration, purchase_order=number
+            ).order_by("sequence")
+        )
+        fortnox_po = None
+        for receipt in receipts:
+            if receipt.step != Step.COMPLETED:
+                fortnox_po = fortnox_po or self.fortnox.purchase_order_get(number)
+                self._finish(receipt, fortnox_po)
+        booked: dict[str, Decimal] = {}
+        for receipt in receipts:
+            for row_id, quantity in receipt.quantities.items():
+                booked[row_id] = booked.get(row_id, Decimal(0)) + (
+                    decimal_or_none(quantity, what="booked") or Decimal(0)
+                )
+        quantities = receival_quantities(wms_purchase_order, booked)
+        if quantities:
+            receipt = IncomingGoodsReceipt.objects.create(
+                integration=self.context.integration,
+                purchase_order=number,
+                sequence=len(receipts) + 1,
+                quantities=quantities,
+            )
+            fortnox_po = fortnox_po or self.fortnox.purchase_order_get(number)
+            self._finish(receipt, fortnox_po)
+            self.context.count("created")
+        status = (info.get("purchaseOrderStatus") or {}).get("number")
+        if status in FINISHED and number not in self.completed:
+            self.fortnox.purchase_order_complete(number)
+            self.completed[number] = record_link_save(
+                integration=self.context.integration,
+                object_type=COMPLETED_TYPE,
+                fortnox_key=number,
+                ongoing_key=str(info["purchaseOrderId"]),
+            )
+        # Housekeeping only: what is booked is counted from the receipts above, not from this.
+        self.wms.purchase_order_set_reported_received(
+            purchase_order_id=int(info["purchaseOrderId"])
+        )
+        self.context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="updated")
+
+    def _finish(self, receipt: IncomingGoodsReceipt, fortnox_po: dict) -> None:
+        number = receipt.purchase_order
+        if receipt.step in (Step.RECORDED, Step.CREATING):
+            self._step(receipt, Step.CREATING)
+            document = incoming_goods_document(
+                fortnox_po,
+                receipt.quantities,
+                delivery_note_id=f"Ongoing {number}-{receipt.sequence}",
+                date=timezone.localdate().isoformat(),
+            )
+            try:
+                created = self.fortnox.incoming_goods_create(document)
+            except (FortnoxValidationError, FortnoxAuthError) as error:
+                raise IncomingGoodsRefused(
+                    INCOMING_GOODS_REFUSED.format(number=number, error=error)
+                ) from error
+            receipt.incoming_goods_id = str(created["id"])
+            self._step(receipt, Step.CREATED)
+        if receipt.step in (Step.CREATED, Step.RELEASING):
+            was_releasing = receipt.step == Step.RELEASING
+            self._step(receipt, Step.RELEASING)
+            try:
+                self.fortnox.incoming_goods_release(receipt.incoming_goods_id)
+            except FortnoxValidationError:
+                if not was_releasing:
+                    self._step(receipt, Step.CREATED)
+                    raise
+                # Released by the attempt that crashed before recording it (Fortnox refuses a
+                # second release).
+            self._step(receipt, Step.RELEASED)
+        if receipt.step == Step.RELEASED:
+            self.fortnox.incoming_goods_complete(
+                receipt.incoming_goods_id, booking_date=timezone.localdate().isoformat()
+            )
+            self._step(receipt, Step.COMPLETED)
+
+    @staticmethod
+    def _step(receipt: IncomingGoodsReceipt, step: str) -> None:
+        receipt.step = step
+        receipt.save(update_fields=["step", "incoming_goods_id", "updated_at"])
+
+
+def _receipts(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient) -> None:
+    reporter = ReceiptReporter(context, fortnox, wms)
+    breaker = OutageBreaker()
+    for page in wms.purchase_orders_list(only_lines_to_report=True):
+        for wms_purchase_order in page.items:
+            number = wms_purchase_order["purchaseOrderInfo"]["purchaseOrderNumber"]
+            try:
+                reporter.handle(wms_purchase_order)
+            except SyncError as error:
+                if error.stops_run:
+                    raise
+                context.fail(
+                    object_type=OBJECT_TYPE,
+                    object_ref=str(number),
+                    kind=error.failure_kind,
+                    message=str(error),
+                )
+                if breaker.failed(error):
+                    return
+                continue
+            breaker.succeeded()
+
+
+def purchase_orders_sync(context: ProcessContext) -> None:
+    integration = context.integration
+    fortnox = fortnox_client_for(integration=integration)
+    wms = ongoing_client_for(integration=integration)
+    _pull(context, fortnox, wms)
+    _receipts(context, fortnox, wms)
