@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,5 +18,30 @@ class SupportAdminSite(admin.AdminSite):
         return super().index(request, {"dashboard": dashboard(), **(extra_context or {})})
 
 
+# Support staff see everything these apps hold and use the actions; they change integrations and
+# failures (settings, resolving) but delete nothing. Secrets are excluded from every admin form,
+# so viewing cannot reveal them.
+SUPPORT_GROUP = "Support"
+SUPPORT_APPS = ("tenants", "integrations", "fortnox", "ongoing", "api", "account")
+SUPPORT_CHANGE = ("change_integration", "change_processsetting", "change_syncfailure")
+
+
+def support_group_sync(**kwargs):
+    """Create or update the Support group after every migrate."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _created = Group.objects.get_or_create(name=SUPPORT_GROUP)
+    permissions = Permission.objects.filter(content_type__app_label__in=SUPPORT_APPS).filter(
+        codename__startswith="view_"
+    ) | Permission.objects.filter(
+        content_type__app_label="integrations", codename__in=SUPPORT_CHANGE
+    )
+    group.permissions.set(permissions)
+
+
 class SupportAdminConfig(AdminConfig):
     default_site = "config.admin.SupportAdminSite"
+
+    def ready(self):
+        super().ready()
+        post_migrate.connect(support_group_sync, dispatch_uid="support_group_sync")

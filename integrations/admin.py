@@ -1,6 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -16,6 +21,7 @@ from .models import (
 )
 from .processes import registry
 from .services import integrations as services
+from .services.support import sync_failures_resolve_by_support
 from .services.sync import OUTCOMES
 
 
@@ -45,6 +51,10 @@ class ProcessSettingInline(admin.TabularInline):
     extra = 0
 
 
+# Entries on the timeline page: the newest runs and events, merged.
+TIMELINE_LENGTH = 200
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     list_display = ["tenant", "kind", "status", "interval_minutes", "next_run_at", "activated_at"]
@@ -56,7 +66,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         "=tenant__fortnox_tenant_id",
         "problem_email",
     ]
-    readonly_fields = ["created_at", "activated_at"]
+    readonly_fields = ["created_at", "activated_at", "timeline_link"]
     inlines = [ProcessSettingInline]
     actions = ["run_now", "pause", "resume", "resync"]
 
@@ -72,6 +82,63 @@ class IntegrationAdmin(admin.ModelAdmin):
                 )
         if succeeded:
             self.message_user(request, f"{done}: {succeeded}", messages.SUCCESS)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find the company by an order or article number it synced or failed on."""
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            by_object = queryset.filter(
+                pk__in=RecordLink.objects.filter(fortnox_key=term).values("integration_id")
+            ) | queryset.filter(
+                pk__in=SyncFailure.objects.filter(object_ref=term).values("integration_id")
+            )
+            results = results | by_object
+        return results, duplicates
+
+    def get_urls(self):
+        timeline = self.admin_site.admin_view(self.timeline_view)
+        return [
+            path("<int:integration_id>/timeline/", timeline, name="integrations_timeline"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("timeline"))
+    def timeline_link(self, integration):
+        if integration.pk is None:
+            return "—"
+        url = reverse("admin:integrations_timeline", args=[integration.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Runs, settings, tokens and e-mails"))
+
+    def timeline_view(self, request, integration_id: int):
+        """Everything that happened to one company's integration, newest first, on one page."""
+        integration = get_object_or_404(
+            Integration.objects.select_related("tenant"), pk=integration_id
+        )
+        if not self.has_view_permission(request, integration):
+            raise PermissionDenied
+        runs = [
+            {"at": run.started_at, "kind": "run", "run": run}
+            for run in integration.runs.order_by("-started_at")[:TIMELINE_LENGTH]
+        ]
+        events = [
+            {"at": event.created_at, "kind": event.kind, "event": event}
+            for event in integration.events.select_related("actor").order_by("-created_at")[
+                :TIMELINE_LENGTH
+            ]
+        ]
+        entries = sorted(runs + events, key=lambda entry: entry["at"], reverse=True)
+        return TemplateResponse(
+            request,
+            "admin/integrations/timeline.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "integration": integration,
+                "entries": entries[:TIMELINE_LENGTH],
+                "title": _("Timeline of %(company)s") % {"company": integration.tenant.name},
+            },
+        )
 
     @admin.action(description=_("Run now"))
     def run_now(self, request, queryset):
@@ -151,10 +218,41 @@ class SyncFailureAdmin(admin.ModelAdmin):
     raw_id_fields = ["integration", "run", "resolved_by"]
     readonly_fields = ["first_seen_at", "last_seen_at", "attempts"]
     show_full_result_count = False
+    actions = ["resolve"]
 
     @admin.display(description=_("message"))
     def short_message(self, failure):
         return failure.message[:120]
+
+    @admin.action(description=_("Mark resolved, with a comment"))
+    def resolve(self, request, queryset):
+        form = ResolveForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            closed = sync_failures_resolve_by_support(
+                failures=queryset, actor=request.user, note=form.cleaned_data["note"]
+            )
+            self.message_user(request, _("%(n)s failures resolved.") % {"n": closed})
+            return None
+        return TemplateResponse(
+            request,
+            "admin/integrations/resolve_failures.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "form": form,
+                "failures": queryset,
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                "title": _("Mark failures resolved"),
+            },
+        )
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(
+        label=_("Comment"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Why these failures are resolved; shown on the company's timeline."),
+    )
 
 
 @admin.register(RecordLink)

@@ -5,7 +5,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.models import Integration, IntegrationEvent, RecordLink, SyncCursor
-from tests.factories import IntegrationFactory, UserFactory
+from integrations.services import integrations as services
+from tests.factories import (
+    FortnoxConnectionFactory,
+    IntegrationFactory,
+    SyncFailureFactory,
+    SyncRunFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +84,99 @@ def test_pause_and_resume_from_the_admin(staff_client):
     act(staff_client, "resume", integration)
     integration.refresh_from_db()
     assert integration.status == Integration.Status.ACTIVE
+
+
+@pytest.fixture
+def support_client(client):
+    from django.contrib.auth.models import Group
+
+    from config.admin import support_group_sync
+
+    support_group_sync()
+    person = UserFactory(is_staff=True, email="support@example.com")
+    person.groups.add(Group.objects.get(name="Support"))
+    client.force_login(person)
+    client.person = person
+    return client
+
+
+def test_support_marks_failures_resolved_with_a_comment(support_client):
+    failure = SyncFailureFactory(object_ref="1042")
+    url = reverse("admin:integrations_syncfailure_changelist")
+    selection = {"action": "resolve", "_selected_action": [failure.pk]}
+
+    confirm = support_client.post(url, selection)
+    assert "These open failures will be marked resolved" in confirm.content.decode()
+    failure.refresh_from_db()
+    assert failure.resolved_at is None
+
+    support_client.post(url, {**selection, "apply": "1", "note": "Fixed by hand in the WMS"})
+
+    failure.refresh_from_db()
+    assert failure.resolved_at is not None
+    assert failure.resolution_note == "Fixed by hand in the WMS"
+    assert failure.resolved_by == support_client.person
+    event = IntegrationEvent.objects.get(integration=failure.integration, kind="support")
+    assert event.actor == support_client.person
+    assert "1042" in event.message
+
+
+def test_the_timeline_merges_runs_and_events(support_client):
+    integration = IntegrationFactory(tenant__name="Tidslinje AB")
+    SyncRunFactory(integration=integration, status="partial")
+    services.integration_pause(integration=integration, actor=support_client.person)
+
+    page = support_client.get(reverse("admin:integrations_timeline", args=[integration.pk]))
+
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert "Timeline of Tidslinje AB" in content
+    assert "Some objects failed" in content or "Partial" in content
+    assert "support@example.com" in content
+
+
+def test_search_finds_a_company_by_order_or_article_number(staff_client):
+    wanted = IntegrationFactory(tenant__name="Ordrar AB")
+    IntegrationFactory(tenant__name="Andra AB")
+    RecordLink.objects.create(
+        integration=wanted, object_type="order", fortnox_key="1042", synced_at=timezone.now()
+    )
+    failing = IntegrationFactory(tenant__name="Artiklar AB")
+    SyncFailureFactory(integration=failing, object_ref="A-77")
+
+    by_order = staff_client.get(reverse("admin:integrations_integration_changelist"), {"q": "1042"})
+    by_article = staff_client.get(
+        reverse("admin:integrations_integration_changelist"), {"q": "A-77"}
+    )
+
+    assert "Ordrar AB" in by_order.content.decode()
+    assert "Andra AB" not in by_order.content.decode()
+    assert "Artiklar AB" in by_article.content.decode()
+
+
+def test_support_sees_everything_but_deletes_nothing_and_sees_no_secret(support_client):
+    integration = IntegrationFactory()
+    connection = FortnoxConnectionFactory(refresh_token="very-secret-refresh-token")
+
+    assert (
+        support_client.get(reverse("admin:integrations_integration_changelist")).status_code == 200
+    )
+    assert (
+        support_client.get(
+            reverse("admin:integrations_integration_delete", args=[integration.pk])
+        ).status_code
+        == 403
+    )
+    page = support_client.get(
+        reverse("admin:fortnox_fortnoxconnection_change", args=[connection.pk])
+    )
+    assert page.status_code == 200
+    assert "very-secret-refresh-token" not in page.content.decode()
+    assert "field-refresh_token\"" not in page.content.decode()
+    actions = (
+        support_client.get(reverse("admin:integrations_integration_changelist"))
+        .context["action_form"]
+        .fields["action"]
+        .choices
+    )
+    assert "delete_selected" not in [name for name, _label in actions]
