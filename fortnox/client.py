@@ -15,7 +15,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.http import HardenedSession
+from integrations.http import HardenedSession, exchange_record
 from integrations.metering import count_request
 
 from .errors import (
@@ -227,7 +227,9 @@ class FortnoxClient:
             if body is None:
                 raise FortnoxUnavailable("Fortnox answered with something that is not JSON.")
             return body
-        raise self._error(response)
+        error = self._error(response)
+        error.exchange = exchange_record(response)
+        raise error
 
     def _error(self, response: requests.Response) -> FortnoxError:
         status = response.status_code

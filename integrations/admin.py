@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -216,9 +218,20 @@ class SyncFailureAdmin(admin.ModelAdmin):
     list_select_related = ["integration__tenant"]
     search_fields = ["object_ref", "message", "integration__tenant__name"]
     raw_id_fields = ["integration", "run", "resolved_by"]
-    readonly_fields = ["first_seen_at", "last_seen_at", "attempts"]
+    readonly_fields = ["first_seen_at", "last_seen_at", "attempts", "exchange"]
+    exclude = ["details"]
     show_full_result_count = False
     actions = ["resolve"]
+
+    @admin.display(description=_("request and answer"))
+    def exchange(self, failure):
+        """The HTTP exchange behind the failure as the client recorded it, secrets masked."""
+        if not failure.details:
+            return "—"
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}</pre>',
+            json.dumps(failure.details, indent=2, ensure_ascii=False, default=str),
+        )
 
     @admin.display(description=_("message"))
     def short_message(self, failure):

@@ -6,6 +6,9 @@ class SyncError(Exception):
     failure_kind = "remote"
     # True when nothing else in the run can succeed either (e.g. Fortnox consent is gone).
     stops_run = False
+    # The HTTP request and answer behind the error, secrets masked (integrations.http
+    # exchange_record), when an API answered; stored with the failure for support.
+    exchange: dict | None = None
 
 
 class ObjectValidationError(SyncError):
@@ -16,3 +19,9 @@ class ObjectValidationError(SyncError):
 
 def failure_kind_of(error: BaseException) -> str:
     return getattr(error, "failure_kind", "bug")
+
+
+def failure_details(error: BaseException) -> dict:
+    """What a failure records about its error besides the message."""
+    exchange = getattr(error, "exchange", None)
+    return {"exchange": exchange} if exchange else {}

@@ -16,7 +16,7 @@ import requests
 from django.conf import settings
 
 from integrations.errors import ObjectValidationError, SyncError
-from integrations.http import HardenedSession
+from integrations.http import HardenedSession, exchange_record
 from integrations.metering import count_request
 
 from .locks import LockNotAcquired, goods_owner_lock
@@ -394,7 +394,11 @@ class OngoingClient:
                 f"Ongoing did not answer {method} {path}: {error.__class__.__name__}"
             ) from error
         logger.info("ongoing %s %s -> %s", method, path, response.status_code)
-        return _answer(response, f"{method} {path}")
+        try:
+            return _answer(response, f"{method} {path}")
+        except OngoingError as error:
+            error.exchange = exchange_record(response)
+            raise
 
 
 def _answer(response: requests.Response, call: str) -> Any:

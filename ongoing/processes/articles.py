@@ -6,7 +6,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from fortnox.client import FortnoxClient
-from integrations.errors import SyncError
+from integrations.errors import SyncError, failure_details
 from integrations.fingerprints import fingerprint
 from integrations.processes import ARTICLES
 from integrations.selectors import (
@@ -79,6 +79,7 @@ class ArticleSender:
             object_ref=number,
             kind=error.failure_kind,
             message=str(error),
+            details=failure_details(error),
         )
 
 

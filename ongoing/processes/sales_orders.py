@@ -5,7 +5,7 @@ by order number; changes and cancellations go through until the warehouse has st
 from django.utils import timezone
 
 from fortnox.client import FortnoxClient
-from integrations.errors import SyncError
+from integrations.errors import SyncError, failure_details
 from integrations.fingerprints import CANCELLED, fingerprint
 from integrations.models import SyncFailure
 from integrations.processes import SALES_ORDERS
@@ -84,7 +84,7 @@ class OrderSender:
         except SyncError as error:
             if error.stops_run:
                 raise
-            self._fail(number, error.failure_kind, str(error))
+            self._fail(number, error.failure_kind, str(error), failure_details(error))
             return not self.breaker.failed(error)
         self.breaker.succeeded()
         return True
@@ -197,8 +197,10 @@ class OrderSender:
             details={"refused": content},
         )
 
-    def _fail(self, number: str, kind: str, message: str) -> None:
-        self.context.fail(object_type=OBJECT_TYPE, object_ref=number, kind=kind, message=message)
+    def _fail(self, number: str, kind: str, message: str, details: dict | None = None) -> None:
+        self.context.fail(
+            object_type=OBJECT_TYPE, object_ref=number, kind=kind, message=message, details=details
+        )
 
 
 def sales_orders_sync(context: ProcessContext) -> None:

@@ -483,3 +483,20 @@ def test_parse_error_body(body, expected):
 
 def test_error_text_carries_status_and_code():
     assert str(FortnoxError("Fel", status=400, code=2000588)) == "Fortnox 400 [2000588]: Fel"
+
+
+def test_an_error_carries_the_exchange_for_support(client, api):
+    api.add(
+        "PUT",
+        f"{API}/3/articles/A",
+        status=400,
+        json={"ErrorInformation": {"error": 1, "message": "Ogiltigt värde", "code": 2000588}},
+    )
+    with pytest.raises(FortnoxValidationError) as caught:
+        client.article_update("A", {"Description": "Ny"})
+
+    exchange = caught.value.exchange
+    assert exchange["method"] == "PUT"
+    assert exchange["status"] == 400
+    assert exchange["request_body"] == {"Article": {"Description": "Ny"}}
+    assert exchange["response_body"]["ErrorInformation"]["code"] == 2000588

@@ -172,7 +172,7 @@ def test_support_sees_everything_but_deletes_nothing_and_sees_no_secret(support_
     )
     assert page.status_code == 200
     assert "very-secret-refresh-token" not in page.content.decode()
-    assert "field-refresh_token\"" not in page.content.decode()
+    assert 'field-refresh_token"' not in page.content.decode()
     actions = (
         support_client.get(reverse("admin:integrations_integration_changelist"))
         .context["action_form"]
@@ -180,3 +180,24 @@ def test_support_sees_everything_but_deletes_nothing_and_sees_no_secret(support_
         .choices
     )
     assert "delete_selected" not in [name for name, _label in actions]
+
+
+def test_a_failure_shows_the_request_and_answer_behind_it(support_client):
+    failure = SyncFailureFactory(
+        details={
+            "exchange": {
+                "method": "PUT",
+                "url": "https://api.ongoingsystems.se/demo/api/v1/orders",
+                "status": 500,
+                "request_body": {"orderNumber": "1042", "password": "***"},
+                "response_body": {"Message": "An error has occurred."},
+            }
+        }
+    )
+
+    page = support_client.get(
+        reverse("admin:integrations_syncfailure_change", args=[failure.pk])
+    ).content.decode()
+
+    assert "An error has occurred." in page
+    assert "&quot;orderNumber&quot;: &quot;1042&quot;" in page

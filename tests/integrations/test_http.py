@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from integrations.http import DEFAULT_TIMEOUT, USER_AGENT, HardenedSession
+from integrations.http import DEFAULT_TIMEOUT, USER_AGENT, HardenedSession, exchange_record
 
 
 class Server:
@@ -92,3 +92,39 @@ def test_our_name_and_a_timeout_on_every_call(server):
 
     assert server.requests == [("GET", USER_AGENT)]
     assert session.timeout == DEFAULT_TIMEOUT
+
+
+def test_an_exchange_is_recorded_with_its_secrets_masked():
+    request = requests.Request(
+        "PUT",
+        "https://api.example.com/3/orders/1?access_token=abc&page=2",
+        json={"Order": {"Remarks": "hej", "password": "pw"}, "refresh_token": "rt"},
+        headers={"Authorization": "Bearer secret-token"},
+    ).prepare()
+    response = requests.Response()
+    response.request = request
+    response.status_code = 400
+    response._content = b'{"ErrorInformation": {"message": "Fel", "code": 2000588}, "token": "t"}'
+
+    record = exchange_record(response)
+
+    assert record == {
+        "method": "PUT",
+        "url": "https://api.example.com/3/orders/1?access_token=%2A%2A%2A&page=2",
+        "status": 400,
+        "request_body": {"Order": {"Remarks": "hej", "password": "***"}, "refresh_token": "***"},
+        "response_body": {"ErrorInformation": {"message": "Fel", "code": 2000588}, "token": "***"},
+    }
+    assert "secret-token" not in str(record)
+
+
+def test_a_long_or_unreadable_body_is_cut_short():
+    response = requests.Response()
+    response.request = requests.Request("GET", "https://x.example.com/a").prepare()
+    response.status_code = 500
+    response._content = b"<html>" + b"x" * 10_000
+
+    record = exchange_record(response)
+
+    assert record["request_body"] is None
+    assert len(record["response_body"]) == 4000

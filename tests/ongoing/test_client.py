@@ -500,3 +500,15 @@ def test_inventory_adjustment_set_reported(wms, api):
     api.patch(BASE + path, json={"inventoryId": 107, "message": "Reported."})
     wms.inventory_adjustment_set_reported(inventory_id=107, article_system_id=18068)
     assert sent(api)[:2] == ("PATCH", f"/demo/api/v1/{path}")
+
+
+def test_an_error_carries_the_exchange_for_support(wms, api):
+    api.put(BASE + "orders", status=500, json={"Message": "An error has occurred."})
+    with pytest.raises(OngoingServerError) as caught:
+        wms.order_upsert(order={"orderNumber": "1", "password": "x"})
+
+    exchange = caught.value.exchange
+    assert exchange["status"] == 500
+    assert exchange["request_body"]["orderNumber"] == "1"
+    assert exchange["request_body"]["password"] == "***"
+    assert exchange["response_body"] == {"Message": "An error has occurred."}
