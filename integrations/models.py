@@ -176,6 +176,9 @@ class SyncFailure(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     resolution_note = models.TextField(_("resolution note"), blank=True)
+    # Set by the retry button: the next run offers the object again, even a refused one; cleared
+    # when the object fails again.
+    retry_requested_at = models.DateTimeField(_("retry requested"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sync failure")
@@ -352,6 +355,42 @@ class IntegrationEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.message}"
+
+
+class ReactivationLink(models.Model):
+    """The e-mailed link for one incident (a connection needing reactivation since a moment): it
+    makes the e-mail go once per incident, and the link work once, until it expires."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="reactivation_links"
+    )
+    connection = models.ForeignKey(
+        "fortnox.FortnoxConnection", on_delete=models.CASCADE, related_name="+"
+    )
+    incident_started_at = models.DateTimeField(_("needs reactivation since"))
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    # Only the hash of the link's token is kept: the e-mail is the one place the link exists.
+    token_hash = models.CharField(_("token hash"), max_length=64, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reactivation link")
+        verbose_name_plural = _("reactivation links")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "incident_started_at"], name="one_link_per_incident"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.integration} · {self.incident_started_at:%Y-%m-%d %H:%M}"
 
 
 class Heartbeat(models.Model):

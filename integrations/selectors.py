@@ -1,14 +1,15 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from fortnox.models import FortnoxConnection
 from ongoing.models import OngoingConnection
 from tenants.models import Tenant
 
-from .models import Integration, RecordLink, Supplier, SyncFailure, SyncRun
+from .models import Integration, IntegrationEvent, RecordLink, Supplier, SyncFailure, SyncRun
 from .processes import registry as default_registry
 from .registry import Process, Registry
 
@@ -73,7 +74,8 @@ def record_links(*, integration: Integration, object_type: str) -> dict[str, Rec
 
 def failed_refs_to_retry(*, integration: Integration, process: str, object_type: str) -> list[str]:
     """Objects whose last sync failed for a reason that may pass by itself (the API was down, the
-    rate limit, a bug since fixed). Validation failures wait for the object to change."""
+    rate limit, a bug since fixed). Validation failures wait for the object to change, or for
+    someone to press retry."""
     return list(
         SyncFailure.objects.filter(
             integration=integration,
@@ -81,7 +83,7 @@ def failed_refs_to_retry(*, integration: Integration, process: str, object_type:
             object_type=object_type,
             resolved_at__isnull=True,
         )
-        .exclude(kind=SyncFailure.Kind.VALIDATION)
+        .exclude(Q(kind=SyncFailure.Kind.VALIDATION) & Q(retry_requested_at__isnull=True))
         .order_by("first_seen_at")
         .values_list("object_ref", flat=True)
     )
@@ -116,3 +118,83 @@ def connections_missing(*, tenant: Tenant) -> list[str]:
     ).exists():
         missing.append("Ongoing WMS")
     return missing
+
+
+@dataclass(frozen=True)
+class ProgressStep:
+    label: str
+    state: str  # "done", "running" or "waiting"
+    processed: int
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    run: SyncRun
+    first: bool
+    steps: list[ProgressStep]
+    percent: int
+    processed: int
+
+
+def run_progress(
+    *, integration: Integration, runs: list[SyncRun], processes: list[ProcessState]
+) -> RunProgress | None:
+    """How far the running run has come (None when none runs), from the counts the engine writes
+    while it works: the processes run in registry order, so those with counts are done but the
+    last, which is running."""
+    if not runs or runs[0].status != SyncRun.Status.RUNNING:
+        return None
+    run = runs[0]
+    started = [state.process.key for state in processes if state.process.key in run.counts]
+    steps = []
+    for state in processes:
+        key = state.process.key
+        counts = run.counts.get(key, {})
+        if key not in run.counts:
+            step_state = "waiting"
+        elif key == started[-1]:
+            step_state = "running"
+        else:
+            step_state = "done"
+        steps.append(
+            ProgressStep(
+                label=str(state.process.label),
+                state=step_state,
+                processed=sum(counts.values()),
+            )
+        )
+    done = sum(step.state == "done" for step in steps)
+    running = any(step.state == "running" for step in steps)
+    percent = int(100 * (done + (0.5 if running else 0)) / len(steps)) if steps else 0
+    return RunProgress(
+        run=run,
+        first=not SyncRun.objects.filter(integration=integration).exclude(pk=run.pk).exists(),
+        steps=steps,
+        percent=percent,
+        processed=sum(step.processed for step in steps),
+    )
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    number: int
+    title: str
+    url_name: str
+    done: bool
+
+
+def onboarding_steps(*, integration: Integration) -> list[OnboardingStep]:
+    """The seed's order of setting up: warehouse, Fortnox consent, fine-tuning; then Activate."""
+    missing = connections_missing(tenant=integration.tenant)
+    settings_saved = IntegrationEvent.objects.filter(
+        integration=integration, kind=IntegrationEvent.Kind.SETTINGS
+    ).exists()
+    return [
+        OnboardingStep(
+            1, _("Connect the warehouse"), "ongoing:connection", "Ongoing WMS" not in missing
+        ),
+        OnboardingStep(
+            2, _("Give consent in Fortnox"), "fortnox:connection", "Fortnox" not in missing
+        ),
+        OnboardingStep(3, _("Fine-tune the settings"), "integrations:settings", settings_saved),
+    ]

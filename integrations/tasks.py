@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from integrations.services import scheduler, sync
+from integrations.services import problem_emails, reactivation, scheduler, sync
 
 
 @shared_task(name="integrations.tasks.integrations_tick", ignore_result=True)
@@ -14,3 +14,25 @@ def integrations_tick() -> int:
 def integration_sync(integration_id: int, trigger: str = "beat") -> int | None:
     run = sync.integration_sync(integration_id=integration_id, trigger=trigger)
     return run.pk if run else None
+
+
+@shared_task(
+    name="integrations.tasks.reactivation_email_send",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    max_retries=10,
+)
+def reactivation_email_send(link_id: int) -> bool:
+    return reactivation.reactivation_email_send(link_id=link_id)
+
+
+@shared_task(
+    name="integrations.tasks.failures_email_send",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    max_retries=10,
+)
+def failures_email_send(run_id: int) -> bool:
+    return problem_emails.failures_email_send(run_id=run_id)

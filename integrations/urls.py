@@ -11,4 +11,6 @@ urlpatterns = [
     path("pause/", views.pause_view, name="pause"),
     path("resume/", views.resume_view, name="resume"),
     path("run-now/", views.run_now_view, name="run_now"),
+    path("failures/<int:failure_id>/retry/", views.failure_retry_view, name="failure_retry"),
+    path("reactivate/<str:token>/", views.reactivate_view, name="reactivate"),
 ]

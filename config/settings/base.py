@@ -139,6 +139,8 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "integrations:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "landing"
+# The reactivation e-mail's link sends people to sign in with their address already filled in.
+ACCOUNT_FORMS = {"login": "tenants.login_form.PrefilledLoginForm"}
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "sv"
@@ -197,6 +199,8 @@ SYNC_DEFAULT_INTERVAL_MINUTES = 15
 SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=30)
 # How many due integrations one tick claims; the rest wait for the next minute's tick.
 SYNC_TICK_BATCH_SIZE = env.int("SYNC_TICK_BATCH_SIZE", default=20000)
+# How long the e-mailed reactivation link works (it works once).
+REACTIVATION_LINK_MAX_AGE_DAYS = env.int("REACTIVATION_LINK_MAX_AGE_DAYS", default=7)
 
 # --- Sandboxes (emulated Fortnox and Ongoing WMS; never in production) --------------------------
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)

@@ -22,6 +22,7 @@ from ..client import ConsentTokens, FortnoxClient
 from ..errors import FortnoxError
 from ..models import FortnoxConnection, PendingFortnoxActivation
 from ..oauth import TokenSet, oauth_token_revoke
+from ..signals import connection_connected
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ def connection_connect(
             },
         )
         integration = _integration(tenant)
+        reactivated = False
         if integration is not None:
             reconnected = previous is not None
             integration_event_record(
@@ -145,12 +147,18 @@ def connection_connect(
                 try:
                     with transaction.atomic():
                         integration_activate(integration=integration, actor=actor)
+                    reactivated = True
                 except ValidationError as error:
                     logger.info(
                         "integration %s stays in reactivation after the Fortnox consent: %s",
                         integration.pk,
                         " ".join(error.messages),
                     )
+        transaction.on_commit(
+            lambda: connection_connected.send(
+                sender=FortnoxConnection, connection=connection, reactivated=reactivated
+            )
+        )
     return connection
 
 

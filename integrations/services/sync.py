@@ -1,6 +1,7 @@
 """The sync engine: one run of one integration, its processes in registry order."""
 
 import logging
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from integrations.registry import Process, Registry
 from integrations.selectors import process_states
 
 from .failures import sync_failure_record, sync_failures_resolve
+from .problem_emails import failures_email_queue
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,35 @@ OUTCOMES = ("created", "updated", "skipped", "failed")
 # A process-level failure (the process crashed, or was refused by the settings rules) is filed
 # under this object type with the process key as its reference.
 PROCESS_OBJECT = "process"
+
+
+class RunProgress:
+    """Writes the run's counts while it runs, so the status page can show the first sync moving:
+    one cheap UPDATE every PROGRESS_EVERY objects or PROGRESS_SECONDS, whichever comes first."""
+
+    PROGRESS_EVERY = 25
+    PROGRESS_SECONDS = 2.0
+
+    def __init__(self, run: SyncRun, counts: dict[str, dict[str, int]]):
+        self.run_id = run.pk
+        self.counts = counts
+        self.pending = 0
+        self.flushed_at = time.monotonic()
+
+    def counted(self, number: int = 1) -> None:
+        self.pending += number
+        if (
+            self.pending >= self.PROGRESS_EVERY
+            or time.monotonic() - self.flushed_at >= self.PROGRESS_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        SyncRun.objects.filter(pk=self.run_id, status=SyncRun.Status.RUNNING).update(
+            counts=self.counts
+        )
+        self.pending = 0
+        self.flushed_at = time.monotonic()
 
 
 @dataclass
@@ -35,11 +66,14 @@ class ProcessContext:
     process: Process
     options: dict[str, Any]
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    progress: RunProgress | None = None
 
     def count(self, outcome: str, number: int = 1) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"Unknown outcome {outcome!r}")
         self.counts[outcome] += number
+        if self.progress is not None:
+            self.progress.counted(number)
 
     def synced(self, *, object_type: str, object_ref: str, outcome: str) -> None:
         """An object went through: count it and close any failure it had."""
@@ -176,6 +210,7 @@ def integration_sync(
         return None
     integration = run.integration
     counts: dict[str, dict[str, int]] = {}
+    progress = RunProgress(run, counts)
     errors: list[str] = []
     with metering() as requests:
         try:
@@ -191,8 +226,10 @@ def integration_sync(
                     run=run,
                     process=state.process,
                     options=state.options,
+                    progress=progress,
                 )
                 counts[state.process.key] = context.counts
+                progress.flush()
                 if state.process.key in refused:
                     message = " ".join(str(reason) for reason in refused[state.process.key])
                     errors.append(
@@ -227,6 +264,7 @@ def integration_sync(
                 process_failed=bool(errors),
                 error="\n".join(errors),
             )
+    failures_email_queue(run=run)
     logger.info(
         "sync %s: run %s %s in %.1fs",
         integration.pk,

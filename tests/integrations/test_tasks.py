@@ -20,6 +20,8 @@ def worker(settings):
     # The in-memory broker is shared within this process only: worker thread and test thread.
     app.conf.broker_url = "memory://"
     app.conf.broker_transport_options = {"polling_interval": 0.05}
+    # Earlier tests queue tasks (on commit) into the same in-memory broker: not for this worker.
+    app.control.purge()
     with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
         yield
     app.conf.broker_url = settings.CELERY_BROKER_URL
