@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Membership, Tenant, User
+from .models import Invitation, Membership, Tenant, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -42,3 +42,21 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = [
+        "email",
+        "tenant",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
+    list_filter = ["role"]
+    list_select_related = ["tenant", "invited_by"]
+    search_fields = ["email", "tenant__name"]
+    raw_id_fields = ["tenant", "invited_by"]
+    readonly_fields = ["token_hash"]

@@ -14,6 +14,10 @@ def tenant_member_required(view=None, *, manage: bool = False):
         @wraps(view_func)
         def wrapper(request, *args, **kwargs):
             if request.membership is None:
+                # Someone who signed up from an invitation link lands back on it.
+                invitation = request.session.get("pending_invitation")
+                if invitation:
+                    return redirect("tenants:invitation", token=invitation)
                 return redirect("tenants:create")
             if manage and not request.membership.can_manage:
                 raise PermissionDenied

@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from .models import Membership, Tenant, User
+from .models import Invitation, Membership, Tenant, User
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -20,3 +20,12 @@ def membership_for_user(*, user: User, tenant_id: int | None) -> Membership | No
 
 def tenants_for_user(*, user: User) -> QuerySet[Tenant]:
     return Tenant.objects.filter(memberships__user=user).order_by("name")
+
+
+def invitations_pending(*, tenant: Tenant) -> QuerySet[Invitation]:
+    """Invitations not accepted yet, expired ones included (the team page marks them)."""
+    return Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True).order_by("email")
+
+
+def memberships_of_tenant(*, tenant: Tenant) -> QuerySet[Membership]:
+    return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
