@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
@@ -11,7 +11,8 @@ urlpatterns = [
     path("integration/resume/", views.ResumeView.as_view(), name="resume"),
     path("settings/", views.SettingsView.as_view(), name="settings"),
     path("runs/", views.RunListView.as_view(), name="runs"),
-    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run"),
+    # Any integer reaches the view, which answers 404 in JSON for ids that cannot exist.
+    re_path(r"^runs/(?P<pk>-?\d+)/$", views.RunDetailView.as_view(), name="run"),
     path("failures/", views.FailureListView.as_view(), name="failures"),
     path("links/", views.RecordLinkListView.as_view(), name="links"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,11 +1,14 @@
 """The REST API: what a company's own tooling may read and do, scoped by construction to the
 company of the API key that calls it."""
 
+from datetime import UTC, datetime
+
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,10 +32,25 @@ from .serializers import (
     SyncRunSerializer,
 )
 
+# Answers every operation may give besides its success.
+NOT_SIGNED = {401: MessageSerializer}
+LIST_ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="A filter's value is not valid."),
+    401: MessageSerializer,
+    404: OpenApiResponse(MessageSerializer, description="No such page."),
+}
+
 
 class TenantApiView:
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
+
+    def matching(self, queryset):
+        """The filtered list, or nothing when a filter holds NUL: no stored text can contain it,
+        and PostgreSQL refuses to compare with it."""
+        if any("\x00" in value for value in self.request.query_params.values()):
+            return queryset.none()
+        return queryset
 
     @property
     def tenant(self):
@@ -51,7 +69,10 @@ def _health(integration: Integration, failing: int) -> str:
 
 
 class IntegrationStatusView(TenantApiView, APIView):
-    @extend_schema(responses=IntegrationStatusSerializer, summary="The integration's status")
+    @extend_schema(
+        responses={200: IntegrationStatusSerializer, **NOT_SIGNED},
+        summary="The integration's status",
+    )
     def get(self, request):
         integration = self.integration()
         failing = open_failures(integration=integration).count()
@@ -73,7 +94,10 @@ class IntegrationStatusView(TenantApiView, APIView):
 
 
 class SettingsView(TenantApiView, APIView):
-    @extend_schema(responses=SettingsSerializer, summary="Processes, options and interval")
+    @extend_schema(
+        responses={200: SettingsSerializer, **NOT_SIGNED},
+        summary="Processes, options and interval",
+    )
     def get(self, request):
         integration = self.integration()
         data = {
@@ -92,10 +116,16 @@ class SettingsView(TenantApiView, APIView):
         return Response(SettingsSerializer(data).data)
 
 
-def _moment(value: str | None, name: str):
+def _moment(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time from a query parameter, in UTC (no offset means UTC)."""
     if not value:
         return None
-    moment = parse_datetime(value)
+    try:
+        moment = parse_datetime(value)
+        if moment is not None:
+            moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        moment = None
     if moment is None:
         raise ApiValidationError({name: "Not an ISO 8601 date-time."})
     return moment
@@ -107,6 +137,7 @@ def _moment(value: str | None, name: str):
         OpenApiParameter("started_after", OpenApiTypes.DATETIME),
         OpenApiParameter("started_before", OpenApiTypes.DATETIME),
     ],
+    responses={200: SyncRunSerializer(many=True), **LIST_ERRORS},
     summary="Runs, newest first",
 )
 class RunListView(TenantApiView, generics.ListAPIView):
@@ -125,12 +156,20 @@ class RunListView(TenantApiView, generics.ListAPIView):
             runs = runs.filter(started_at__gte=after)
         if before:
             runs = runs.filter(started_at__lt=before)
-        return runs
+        return self.matching(runs)
 
 
-@extend_schema(summary="One run")
+@extend_schema(
+    responses={200: SyncRunSerializer, 401: MessageSerializer, 404: MessageSerializer},
+    summary="One run",
+)
 class RunDetailView(TenantApiView, generics.RetrieveAPIView):
     serializer_class = SyncRunSerializer
+
+    def get_object(self):
+        if not 0 < int(self.kwargs["pk"]) < 2**63:  # beyond any id the database can hold
+            raise NotFound
+        return super().get_object()
 
     def get_queryset(self):
         return SyncRun.objects.filter(integration__tenant=self.tenant)
@@ -141,6 +180,7 @@ class RunDetailView(TenantApiView, generics.RetrieveAPIView):
         OpenApiParameter("state", OpenApiTypes.STR, enum=["open", "resolved"]),
         OpenApiParameter("process", OpenApiTypes.STR),
     ],
+    responses={200: SyncFailureSerializer(many=True), **LIST_ERRORS},
     summary="Failures, most recently seen first",
 )
 class FailureListView(TenantApiView, generics.ListAPIView):
@@ -159,7 +199,7 @@ class FailureListView(TenantApiView, generics.ListAPIView):
             raise ApiValidationError({"state": "open or resolved."})
         if self.request.query_params.get("process"):
             failures = failures.filter(process=self.request.query_params["process"])
-        return failures
+        return self.matching(failures)
 
 
 @extend_schema(
@@ -168,6 +208,7 @@ class FailureListView(TenantApiView, generics.ListAPIView):
         OpenApiParameter("fortnox_key", OpenApiTypes.STR, description="e.g. order number 1042"),
         OpenApiParameter("ongoing_key", OpenApiTypes.STR, description="e.g. WMS order id"),
     ],
+    responses={200: RecordLinkSerializer(many=True), **LIST_ERRORS},
     summary="Which WMS object a Fortnox object became, and back",
 )
 class RecordLinkListView(TenantApiView, generics.ListAPIView):
@@ -175,20 +216,21 @@ class RecordLinkListView(TenantApiView, generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        if not params.get("fortnox_key") and not params.get("ongoing_key"):
-            raise ApiValidationError({"fortnox_key": "Give fortnox_key or ongoing_key."})
         links = RecordLink.objects.filter(integration__tenant=self.tenant).order_by("id")
         for name in ("object_type", "fortnox_key", "ongoing_key"):
             if params.get(name):
                 links = links.filter(**{name: params[name]})
-        return links
+        return self.matching(links)
 
 
 class IntegrationActionView(TenantApiView, APIView):
     service = None  # a lifecycle service taking integration= and actor=
     done = ""
 
-    @extend_schema(request=None, responses={202: MessageSerializer, 409: MessageSerializer})
+    @extend_schema(
+        request=None,
+        responses={202: MessageSerializer, 401: MessageSerializer, 409: MessageSerializer},
+    )
     def post(self, request):
         try:
             type(self).service(integration=self.integration(), actor=request.auth.created_by)

@@ -188,7 +188,9 @@ def test_links_both_ways_and_only_ones_own(api, company, other_company):
 
     assert [link["ongoing_key"] for link in by_fortnox.json()["results"]] == ["77"]
     assert [link["fortnox_key"] for link in by_ongoing.json()["results"]] == ["1042"]
-    assert api.get(reverse("api:links")).status_code == 400
+    assert [link["ongoing_key"] for link in api.get(reverse("api:links")).json()["results"]] == [
+        "77"
+    ]
 
 
 def test_actions(api, company, member, django_capture_on_commit_callbacks, monkeypatch):
@@ -242,3 +244,19 @@ def test_the_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
 
     assert "/api/v1/links/" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_hostile_filters_get_an_answer_not_a_server_error(api, company):
+    SyncFailureFactory(integration=company, process="articles")
+
+    nul = api.get(reverse("api:failures"), {"process": "articles\x00"})
+    far_offset = api.get(reverse("api:runs"), {"started_after": "3206-06-05T20:05:02-21:06"})
+    bad_page = api.get(reverse("api:runs"), {"page": "-5"})
+    no_such_run = api.get("/api/v1/runs/-174960317981/")
+    huge_run = api.get(f"/api/v1/runs/{2**70}/")
+
+    assert (nul.status_code, nul.json()["results"]) == (200, [])
+    assert far_offset.status_code == 200
+    assert bad_page.status_code == 404
+    assert no_such_run.status_code == huge_run.status_code == 404
+    assert no_such_run["Content-Type"] == "application/json"
