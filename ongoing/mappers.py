@@ -561,3 +561,54 @@ def incoming_goods_document(
             "rows": rows,
         }
     )
+
+
+def purchase_order_receipt_quantities(wms_purchase_order: dict, booked: dict[str, Decimal]) -> dict:
+    """A warehouse purchase order's received quantities beyond what is already booked, by Ongoing
+    line id."""
+    number = (wms_purchase_order.get("purchaseOrderInfo") or {}).get("purchaseOrderNumber")
+    quantities = {}
+    for line in wms_purchase_order.get("purchaseOrderLines") or []:
+        line_id = str(line.get("id"))
+        received = decimal_or_none(
+            line.get("receivedNumberOfItems"),
+            what=f"Purchase order {number}, line {line_id}, receivedNumberOfItems",
+        ) or Decimal(0)
+        rest = received - booked.get(line_id, Decimal(0))
+        if rest > 0:
+            quantities[line_id] = _number(rest)
+    return quantities
+
+
+RECEIPT_SEQUENCE_DIGITS = 4
+
+
+def purchase_order_receipt_document(
+    wms_purchase_order: dict, quantities: dict, *, sequence: int
+) -> tuple[str, dict]:
+    """One receival of a warehouse purchase order as an inbound OngoingInboundOrder document:
+    (id, body). The id is the Ongoing purchaseOrderId followed by the receival's number, four
+    digits, so each receival has its own document and a retry saves the same one."""
+    info = wms_purchase_order.get("purchaseOrderInfo") or {}
+    purchase_order_id = int(info["purchaseOrderId"])
+    document_id = _document_id(f"{purchase_order_id}{sequence:0{RECEIPT_SEQUENCE_DIGITS}d}")
+    rows = []
+    for line in wms_purchase_order.get("purchaseOrderLines") or []:
+        line_id = str(line.get("id"))
+        if line_id not in quantities:
+            continue
+        rows.append(
+            {
+                "rowId": len(rows) + 1,
+                "itemId": _text((line.get("article") or {}).get("articleNumber")),
+                "quantity": quantities[line_id],
+            }
+        )
+    body = {
+        "id": document_id,
+        "type": INBOUND_ORDER,
+        "date": _document_date(info.get("lastReceiveTime")),
+        "note": f"Inleverans {info.get('purchaseOrderNumber')} ({sequence})",
+        "rows": rows,
+    }
+    return document_id, _drop_empty(body)

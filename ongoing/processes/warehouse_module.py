@@ -1,7 +1,9 @@
-"""The warehouse module (Fortnox Lager), warehouse → Fortnox: returns on sales orders and inventory
-adjustments become custom warehouse documents in Fortnox (OngoingInboundReturn,
-OngoingInboundInventory, OngoingOutboundInventory), each saved under an id derived from the Ongoing
-transaction, released once, then acknowledged in Ongoing.
+"""The warehouse module (Fortnox Lager), warehouse → Fortnox: returns on sales orders, inventory
+adjustments and receipts of purchase orders that did not come from Fortnox become custom
+warehouse documents in Fortnox (OngoingInboundReturn, OngoingInboundInventory,
+OngoingOutboundInventory, OngoingInboundOrder), each saved under an id derived from the Ongoing
+transaction, released once, then acknowledged in Ongoing. (Receipts of Fortnox purchase orders
+are the purchase-order process's: they become incoming goods.)
 
 Exactly once: a document's progress is a RecordLink ("warehouse_document", "<type>:<id>") moved
 through saved → releasing → released → acknowledged. Saving is a PUT under our own id, harmless to
@@ -12,20 +14,29 @@ back to "saved" when Fortnox refuses it, so a document left "releasing" by a cra
 twice.)"""
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.utils import timezone
 
 from fortnox.client import FortnoxClient
 from fortnox.errors import FortnoxValidationError
 from integrations.errors import SyncError
-from integrations.selectors import record_links
+from integrations.models import IncomingGoodsReceipt
+from integrations.processes import PURCHASE_ORDERS
+from integrations.selectors import process_enabled, record_links
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
-from ongoing.mappers import adjustment_document, return_document
+from ongoing.mappers import (
+    adjustment_document,
+    purchase_order_receipt_document,
+    purchase_order_receipt_quantities,
+    return_document,
+)
 
 from .common import CURSOR_OVERLAP, OutageBreaker, fortnox_client_for, ongoing_client_for
 from .fulfilment import WarehouseModuleMismatch, warehouse_module_in_fortnox
+from .purchase_orders import OBJECT_TYPE as PO_OBJECT
 
 PROGRESS_TYPE = "warehouse_document"
 SAVED = "saved"
@@ -186,6 +197,71 @@ def _returns(reporter: DocumentReporter, wms: OngoingClient, since: datetime | N
     return True
 
 
+def _purchase_order_receipts(reporter: DocumentReporter, wms: OngoingClient) -> bool:
+    """Each receival of a purchase order entered in the warehouse is one document. Its receipt is
+    recorded (IncomingGoodsReceipt, keyed "ongoing:<purchaseOrderId>") before the document is
+    saved, so the receival keeps its number, and so its document id, across retries."""
+    integration = reporter.context.integration
+    from_fortnox = set()
+    if process_enabled(integration=integration, key=PURCHASE_ORDERS):
+        from_fortnox = {
+            link.ongoing_key
+            for link in record_links(integration=integration, object_type=PO_OBJECT).values()
+        }
+    for page in wms.purchase_orders_list(only_lines_to_report=True):
+        for wms_purchase_order in page.items:
+            info = wms_purchase_order["purchaseOrderInfo"]
+            purchase_order_id = str(info["purchaseOrderId"])
+            if purchase_order_id in from_fortnox:
+                continue
+            receipts = list(
+                IncomingGoodsReceipt.objects.filter(
+                    integration=integration, purchase_order=f"ongoing:{purchase_order_id}"
+                ).order_by("sequence")
+            )
+            booked: dict[str, Decimal] = {}
+            for receipt in receipts:
+                for line_id, quantity in receipt.quantities.items():
+                    booked[line_id] = booked.get(line_id, Decimal(0)) + Decimal(str(quantity))
+            quantities = purchase_order_receipt_quantities(wms_purchase_order, booked)
+            if quantities:
+                receipts.append(
+                    IncomingGoodsReceipt.objects.create(
+                        integration=integration,
+                        purchase_order=f"ongoing:{purchase_order_id}",
+                        sequence=len(receipts) + 1,
+                        quantities=quantities,
+                    )
+                )
+
+            def acknowledge(purchase_order_id=purchase_order_id):
+                wms.purchase_order_set_reported_received(purchase_order_id=int(purchase_order_id))
+
+            for receipt in receipts:
+                if receipt.step == IncomingGoodsReceipt.Step.COMPLETED:
+                    continue
+                document_id, body = purchase_order_receipt_document(
+                    wms_purchase_order, receipt.quantities, sequence=receipt.sequence
+                )
+                if not reporter.report(
+                    direction="inbound",
+                    document_type=body["type"],
+                    document_id=document_id,
+                    body=body,
+                    acknowledge=acknowledge,
+                ):
+                    return False
+                progress = reporter.progress.get(f"{body['type']}:{document_id}")
+                if progress is not None and progress.fingerprint == ACKNOWLEDGED:
+                    receipt.step = IncomingGoodsReceipt.Step.COMPLETED
+                    receipt.save(update_fields=["step", "updated_at"])
+            if not quantities and all(
+                receipt.step == IncomingGoodsReceipt.Step.COMPLETED for receipt in receipts
+            ):
+                acknowledge()  # nothing new received (e.g. only a status change): housekeeping
+    return True
+
+
 def warehouse_module_sync(context: ProcessContext) -> None:
     integration = context.integration
     wms = ongoing_client_for(integration=integration)
@@ -193,6 +269,10 @@ def warehouse_module_sync(context: ProcessContext) -> None:
     started = timezone.now()
     cursor = context.cursor()
     since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
-    finished = _adjustments(reporter, wms) and _returns(reporter, wms, since)
+    finished = (
+        _adjustments(reporter, wms)
+        and _returns(reporter, wms, since)
+        and _purchase_order_receipts(reporter, wms)
+    )
     if finished and not context.counts["failed"]:
         context.save_cursor(started.isoformat())

@@ -7,11 +7,14 @@ import pytest
 from integrations.errors import ObjectValidationError
 from ongoing.mappers import (
     INBOUND_INVENTORY,
+    INBOUND_ORDER,
     INBOUND_RETURN,
     OUTBOUND_INVENTORY,
     adjustment_document,
     fulfilment_quantities,
     incoming_goods_document,
+    purchase_order_receipt_document,
+    purchase_order_receipt_quantities,
     purchase_order_to_ongoing,
     receival_quantities,
     return_document,
@@ -264,3 +267,30 @@ def test_incoming_goods_for_one_receival():
     }
     with pytest.raises(ObjectValidationError, match="no row 999"):
         incoming_goods_document(FORTNOX_PO, {"999": 1}, delivery_note_id="x", date="2026-11-23")
+
+
+def test_a_receival_of_a_warehouse_purchase_order_is_an_inbound_order_document():
+    wms = {
+        "purchaseOrderInfo": {
+            "purchaseOrderId": 246,
+            "purchaseOrderNumber": "WMS-1",
+            "lastReceiveTime": "2026-11-23T09:00:00.000Z",
+        },
+        "purchaseOrderLines": [
+            {"id": 5, "article": {"articleNumber": "1001"}, "receivedNumberOfItems": 4.0},
+            {"id": 6, "article": {"articleNumber": "1002"}, "receivedNumberOfItems": 2.0},
+        ],
+    }
+
+    quantities = purchase_order_receipt_quantities(wms, {"6": Decimal(2)})
+    document_id, body = purchase_order_receipt_document(wms, quantities, sequence=3)
+
+    assert quantities == {"5": 4}
+    assert document_id == "2460003"
+    assert body == {
+        "id": "2460003",
+        "type": INBOUND_ORDER,
+        "date": "2026-11-23",
+        "note": "Inleverans WMS-1 (3)",
+        "rows": [{"rowId": 1, "itemId": "1001", "quantity": 4}],
+    }

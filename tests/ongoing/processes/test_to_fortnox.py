@@ -669,3 +669,41 @@ def test_incoming_goods_refused_fail_with_the_setting_to_check(purchasing, monke
     assert failure.object_ref == number
     assert "Settings → Warehouse → Incoming goods" in failure.message
     assert not incoming_goods(purchasing, number)
+
+
+def test_receivals_of_a_purchase_order_entered_in_the_warehouse_are_inbound_order_documents(
+    module_on,
+):
+    article = stock_articles(module_on)[0]
+    before = in_stock(module_on, article.article_number)
+    purchase_order, _message = warehouse.purchase_order_upsert(
+        goods_owner=module_on.goods_owner,
+        data={
+            "purchaseOrderNumber": "WMS-1",
+            "purchaseOrderLines": [
+                {"rowNumber": "1", "articleNumber": article.article_number, "numberOfItems": 10}
+            ],
+        },
+    )
+    warehouse.purchase_order_receive(purchase_order=purchase_order, quantities={"1": Decimal(4)})
+    run(module_on)
+    warehouse.purchase_order_receive(purchase_order=purchase_order)
+
+    result = run(module_on)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    inbound = {
+        key: document
+        for key, document in documents(module_on).items()
+        if key.startswith("inbound:OngoingInboundOrder:")
+    }
+    assert sorted(inbound) == [
+        f"inbound:OngoingInboundOrder:{purchase_order.pk}0001",
+        f"inbound:OngoingInboundOrder:{purchase_order.pk}0002",
+    ]
+    assert all(document["released"] for document in inbound.values())
+    assert sorted(d["rows"][0]["quantity"] for d in inbound.values()) == [4, 6]
+    assert in_stock(module_on, article.article_number) == before + 10
+    assert all(line.reported == line.received for line in purchase_order.lines.all())
+    assert run(module_on).counts[WAREHOUSE_MODULE]["created"] == 0
+    assert len(documents(module_on)) == 2
