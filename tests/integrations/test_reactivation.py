@@ -407,3 +407,22 @@ def test_signed_in_user_without_the_company_and_anonymous_get_no_tenant_switch(c
     response = client.get(reverse("integrations:reactivate", args=["nonsense"]))
 
     assert response.status_code == 400
+
+
+def test_after_signing_in_the_link_continues_to_the_consent(client, member, emailed):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(
+        user=member.user, email=member.user.email, verified=True, primary=True
+    )
+    login_url = client.get(emailed).url
+
+    signed_in = client.post(
+        login_url, {"login": member.user.email, "password": "correct-horse-battery"}
+    )
+
+    assert signed_in.status_code == 302
+    assert signed_in.url == emailed
+    consent_page = client.get(signed_in.url)
+    assert consent_page.status_code == 200
+    assert 'id="reactivate-form"' in consent_page.content.decode()
