@@ -6,7 +6,7 @@ Create one client per run (or per thread); it is not shared between threads."""
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -70,21 +70,35 @@ class TokenSource(Protocol):
 class ConnectionTokens:
     """Tokens of a stored connection, through the token service (locks, rotation, reactivation)."""
 
+    # A token the service handed out is reused for this long without asking the database again:
+    # far inside the refresh margin, so it always has minutes to live, and a token another worker
+    # replaced meanwhile still works at Fortnox until it expires (or is answered by
+    # replace_rejected).
+    REUSE_FOR = timedelta(seconds=60)
+
     def __init__(self, connection: FortnoxConnection):
         self.connection_id = connection.pk
         self.throttle_key = str(connection.fortnox_tenant_id)
+        self._token = ""
+        self._fetched_at = None
 
     def access_token(self) -> str:
         from .services.tokens import connection_access_token
 
-        return connection_access_token(connection_id=self.connection_id)
+        now = timezone.now()
+        if not self._token or self._fetched_at is None or now - self._fetched_at > self.REUSE_FOR:
+            self._token = connection_access_token(connection_id=self.connection_id)
+            self._fetched_at = now
+        return self._token
 
     def replace_rejected(self, rejected: str) -> str | None:
         from .services.tokens import connection_token_refresh
 
-        return connection_token_refresh(
+        self._token = connection_token_refresh(
             connection_id=self.connection_id, rejected_access_token=rejected
         )
+        self._fetched_at = timezone.now()
+        return self._token
 
 
 class ConsentTokens:

@@ -27,20 +27,32 @@ class OngoingNotConnected(SyncError):
     stops_run = True
 
 
+def _run_clients(integration: Integration) -> dict:
+    """The clients of one run, shared by its processes: the engine loads the integration once
+    per run, so the cache lives exactly as long as the run."""
+    return integration.__dict__.setdefault("_run_clients", {})
+
+
 def fortnox_client_for(*, integration: Integration) -> FortnoxClient:
-    return FortnoxClient.for_tenant(integration.tenant)
+    clients = _run_clients(integration)
+    if "fortnox" not in clients:
+        clients["fortnox"] = FortnoxClient.for_tenant(integration.tenant)
+    return clients["fortnox"]
 
 
 def ongoing_client_for(*, integration: Integration) -> OngoingClient:
-    connection = OngoingConnection.objects.filter(
-        tenant=integration.tenant, status=OngoingConnection.Status.VERIFIED
-    ).first()
-    if connection is None:
-        raise OngoingNotConnected(
-            "The Ongoing WMS connection is missing or its credentials were refused; "
-            "enter them again under Warehouse."
-        )
-    return OngoingClient.for_connection(connection)
+    clients = _run_clients(integration)
+    if "ongoing" not in clients:
+        connection = OngoingConnection.objects.filter(
+            tenant=integration.tenant, status=OngoingConnection.Status.VERIFIED
+        ).first()
+        if connection is None:
+            raise OngoingNotConnected(
+                "The Ongoing WMS connection is missing or its credentials were refused; "
+                "enter them again under Warehouse."
+            )
+        clients["ongoing"] = OngoingClient.for_connection(connection)
+    return clients["ongoing"]
 
 
 def pull_since(context: ProcessContext) -> datetime | None:

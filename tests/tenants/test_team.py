@@ -258,7 +258,9 @@ def test_a_tampered_or_revoked_link_is_refused(member_client, member, client):
     invitation, token = invitation_create(
         tenant=member.tenant, email="x@example.com", role="viewer", invited_by=member
     )
-    tampered = client.get(reverse("tenants:invitation", args=[token[:-1] + "A"]))
+    tampered = client.get(
+        reverse("tenants:invitation", args=[token[:-1] + ("B" if token.endswith("A") else "A")])
+    )
     assert tampered.status_code == 404
     assert "This invitation link is not valid" in tampered.content.decode()
     response = member_client.post(reverse("tenants:team_revoke", args=[invitation.pk]))
@@ -400,3 +402,33 @@ def test_a_further_company_from_the_same_account_becomes_current_with_its_own_se
     member_client.post(reverse("tenants:switch", args=[member.tenant_id]))
     assert member_client.session[SESSION_KEY] == member.tenant_id
     assert "Connected" in member_client.get(reverse("fortnox:connection")).content.decode()
+
+
+def test_an_existing_account_signs_in_from_the_link_with_the_address_filled_in(member):
+    user = UserFactory(email="finns@example.com")
+    user.emailaddress_set.create(email=user.email, verified=True, primary=True)
+    _invitation, token = invitation_create(
+        tenant=member.tenant, email="finns@example.com", role="viewer", invited_by=member
+    )
+    path = reverse("tenants:invitation", args=[token])
+    visitor = Client()
+    login_url = visitor.get(path).context["login_url"]
+    assert 'value="finns@example.com"' in visitor.get(login_url).content.decode()
+    signed_in = visitor.post(
+        login_url, {"login": "finns@example.com", "password": "correct-horse-battery"}
+    )
+    assert signed_in["Location"] == path
+    visitor.post(path)
+    assert Membership.objects.get(user=user).tenant == member.tenant
+
+
+def test_leaving_a_company_forgets_it_as_the_current_one(client, member):
+    colleague = member_of(member.tenant, Membership.Role.ADMIN)
+    client.force_login(colleague.user)
+    session = client.session
+    session[SESSION_KEY] = member.tenant_id
+    session.save()
+    response = client.post(reverse("tenants:team_remove", args=[colleague.pk]))
+    assert response["Location"] == reverse("integrations:home")
+    assert SESSION_KEY not in client.session
+    assert not Membership.objects.filter(pk=colleague.pk).exists()

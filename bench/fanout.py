@@ -1,0 +1,146 @@
+"""Benchmark 3 of issue 10: 10,000 integrations due at once. How long the beat's tick takes to
+claim and enqueue them all, and what one no-change sync costs us (CPU, database queries) when
+Fortnox and the WMS answer instantly, so only our own overhead is measured.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/fanout.py
+    .venv/bin/python bench/fanout.py --tenants 500 --syncs 50      # the small CI version
+"""
+
+import argparse
+import re
+import time
+from datetime import timedelta
+from unittest import mock
+
+from harness import table, throwaway_database
+
+
+def make_tenants(count: int) -> list[int]:
+    from django.utils import timezone
+
+    from fortnox.models import FortnoxConnection
+    from integrations.models import Integration
+    from ongoing.models import OngoingConnection
+    from tenants.models import Tenant
+
+    now = timezone.now()
+    tenants = Tenant.objects.bulk_create(
+        [Tenant(name=f"Företag {n} AB", organisation_number=f"556{n:07d}") for n in range(count)],
+        batch_size=2000,
+    )
+    Integration.objects.bulk_create(
+        [Integration(tenant=t, status=Integration.Status.ACTIVE, next_run_at=now) for t in tenants],
+        batch_size=2000,
+    )
+    FortnoxConnection.objects.bulk_create(
+        [
+            FortnoxConnection(
+                tenant=t,
+                fortnox_tenant_id=1_000_000 + n,
+                access_token=f"access-{n}",
+                refresh_token=f"refresh-{n}",
+                access_expires_at=now + timedelta(days=1),
+                connected_at=now,
+            )
+            for n, t in enumerate(tenants)
+        ],
+        batch_size=2000,
+    )
+    OngoingConnection.objects.bulk_create(
+        [
+            OngoingConnection(
+                tenant=t,
+                system="https://demo.ongoingsystems.se/demo/",
+                warehouse="demo",
+                api_base_url="https://api.ongoingsystems.se/demo/api/v1/",
+                goods_owner_id=n + 1,
+                username="WSIBench",
+                password="pw",
+                verified_at=now,
+            )
+            for n, t in enumerate(tenants)
+        ],
+        batch_size=2000,
+    )
+    return list(Integration.objects.values_list("pk", flat=True))
+
+
+def tick_seconds() -> tuple[float, int]:
+    from integrations.services.scheduler import integrations_claim_due
+
+    queued = []
+    with mock.patch("integrations.tasks.integration_sync.delay", lambda *a: queued.append(a)):
+        started = time.perf_counter()
+        claimed = integrations_claim_due()
+        seconds = time.perf_counter() - started
+    assert len(queued) == len(claimed)
+    return seconds, len(claimed)
+
+
+def quiet_apis(mock_http) -> None:
+    """Fortnox and Ongoing answering 'nothing changed' instantly."""
+    empty = {"MetaInformation": {"@TotalResources": 0, "@TotalPages": 1, "@CurrentPage": 1}}
+    for plural in ("Suppliers", "Articles", "Orders", "Customers"):
+        mock_http.get(
+            re.compile(rf"https://api\.fortnox\.se/3/{plural.lower()}.*"),
+            json={**empty, plural: []},
+        )
+    mock_http.get(re.compile(r"https://api\.ongoingsystems\.se/.*"), json=[])
+
+
+def no_change_syncs(integration_ids: list[int]) -> tuple[float, float, int]:
+    """(CPU ms per sync, wall ms per sync, queries per sync) over the given integrations."""
+    import responses
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.tasks import integration_sync
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock_http:
+        quiet_apis(mock_http)
+        # Warm up imports and caches, then measure.
+        integration_sync.apply(kwargs={"integration_id": integration_ids[0]})
+        measured = integration_ids[1:]
+        cpu, wall = time.process_time(), time.perf_counter()
+        with CaptureQueriesContext(connection) as queries:
+            for pk in measured:
+                integration_sync.apply(kwargs={"integration_id": pk})
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return 1000 * cpu / len(measured), 1000 * wall / len(measured), len(queries) // len(measured)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument("--syncs", type=int, default=500)
+    args = parser.parse_args()
+    from django.conf import settings
+
+    with throwaway_database():
+        ids = make_tenants(args.tenants)
+        seconds, claimed = tick_seconds()
+        cpu_ms, wall_ms, queries = no_change_syncs(ids[: args.syncs + 1])
+        workers = 2
+        projected = args.tenants * wall_ms / 1000 / workers
+        print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+        print(
+            table(
+                ["measure", "value", "target"],
+                [
+                    ["integrations due at once", f"{claimed:,}", "10,000"],
+                    ["tick: claim and enqueue them all", f"{seconds:.2f} s", "< 2 s"],
+                    ["CPU per no-change sync", f"{cpu_ms:.1f} ms", ""],
+                    ["wall time per no-change sync", f"{wall_ms:.1f} ms", ""],
+                    ["database queries per no-change sync", queries, "≤ 20"],
+                    [
+                        f"{args.tenants:,} no-change syncs on {workers} workers (projected)",
+                        f"{projected:.0f} s",
+                        "< 90 s",
+                    ],
+                ],
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
