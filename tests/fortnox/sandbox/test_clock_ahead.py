@@ -12,9 +12,7 @@ from fortnox.sandbox.models import SandboxApp, SandboxUser
 pytestmark = pytest.mark.django_db
 
 
-def test_a_token_issued_on_a_clock_two_hours_ahead_is_valid_until_it_expires(
-    sandbox, monkeypatch
-):
+def test_a_token_issued_on_a_clock_two_hours_ahead_is_valid_until_it_expires(sandbox, monkeypatch):
     ahead = time.time() + 2 * 3600
     monkeypatch.setattr(sandbox_clock, "now", lambda: ahead)
     token = auth.access_token_issue(
