@@ -243,3 +243,12 @@ def test_home_shows_both_connections_with_links(member, member_client):
     assert "Connected to Demo Handel AB." in page
     assert "Warehouse demolager, goods owner Demo." in page
     assert "Not connected." not in page
+
+
+def test_a_disconnected_warehouse_is_not_called_refused(member, member_client):
+    OngoingConnectionFactory(tenant=member.tenant, status="disconnected", password="")
+
+    page = member_client.get(reverse("integrations:home")).content.decode()
+
+    assert "Disconnected: the warehouse password was removed." in page
+    assert "refused the stored credentials" not in page
