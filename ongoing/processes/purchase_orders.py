@@ -15,6 +15,7 @@ create that never arrived (Fortnox has no lookup by deliveryNoteId that we know 
 creates them again, and the first stays an unreleased draft — it moves no stock and receives
 nothing — whose deliveryNoteId names the receival."""
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
@@ -36,7 +37,7 @@ from ongoing.mappers import (
 )
 from ongoing.statuses import PurchaseOrderStatus
 
-from .common import OutageBreaker, fortnox_client_for, ongoing_client_for
+from .common import CURSOR_OVERLAP, OutageBreaker, fortnox_client_for, ongoing_client_for
 
 OBJECT_TYPE = "purchase_order"
 # The purchase orders this integration has completed in Fortnox, by Fortnox id.
@@ -216,27 +217,49 @@ class ReceiptReporter:
         receipt.save(update_fields=["step", "incoming_goods_id", "updated_at"])
 
 
+def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: OngoingClient) -> dict:
+    """The warehouse purchase orders to handle: those with receipts not yet reported, and those
+    of ours the warehouse closed (Deflection, Received) since the last run without receiving
+    anything more, which the report flag alone would never show again."""
+    listed = {}
+    for page in wms.purchase_orders_list(only_lines_to_report=True):
+        for item in page.items:
+            listed[item["purchaseOrderInfo"]["purchaseOrderId"]] = item
+    cursor = context.cursor()
+    since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
+    for page in wms.purchase_orders_list(status_changed_from=since):
+        for item in page.items:
+            info = item["purchaseOrderInfo"]
+            number = reporter.by_ongoing_id.get(str(info["purchaseOrderId"]))
+            status = (info.get("purchaseOrderStatus") or {}).get("number")
+            if number is not None and number not in reporter.completed and status in FINISHED:
+                listed.setdefault(info["purchaseOrderId"], item)
+    return listed
+
+
 def _receipts(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient) -> None:
     reporter = ReceiptReporter(context, fortnox, wms)
     breaker = OutageBreaker()
-    for page in wms.purchase_orders_list(only_lines_to_report=True):
-        for wms_purchase_order in page.items:
-            number = wms_purchase_order["purchaseOrderInfo"]["purchaseOrderNumber"]
-            try:
-                reporter.handle(wms_purchase_order)
-            except SyncError as error:
-                if error.stops_run:
-                    raise
-                context.fail(
-                    object_type=OBJECT_TYPE,
-                    object_ref=str(number),
-                    kind=error.failure_kind,
-                    message=str(error),
-                )
-                if breaker.failed(error):
-                    return
-                continue
-            breaker.succeeded()
+    started = timezone.now()
+    for wms_purchase_order in _to_report(context, reporter, wms).values():
+        number = wms_purchase_order["purchaseOrderInfo"]["purchaseOrderNumber"]
+        try:
+            reporter.handle(wms_purchase_order)
+        except SyncError as error:
+            if error.stops_run:
+                raise
+            context.fail(
+                object_type=OBJECT_TYPE,
+                object_ref=str(number),
+                kind=error.failure_kind,
+                message=str(error),
+            )
+            if breaker.failed(error):
+                return
+            continue
+        breaker.succeeded()
+    if not context.counts["failed"]:
+        context.save_cursor(started.isoformat())
 
 
 def purchase_orders_sync(context: ProcessContext) -> None:

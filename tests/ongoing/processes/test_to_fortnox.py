@@ -707,3 +707,23 @@ def test_receivals_of_a_purchase_order_entered_in_the_warehouse_are_inbound_orde
     assert all(line.reported == line.received for line in purchase_order.lines.all())
     assert run(module_on).counts[WAREHOUSE_MODULE]["created"] == 0
     assert len(documents(module_on)) == 2
+
+
+def test_closing_after_the_last_receival_was_reported_completes_the_order(purchasing):
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    first = purchase_order.lines.order_by("row_number").first()
+    warehouse.purchase_order_receive(
+        purchase_order=purchase_order, quantities={first.row_number: Decimal(2)}
+    )
+    run(purchasing)
+    assert fortnox_po(purchasing, number)["_state"] == "SENT"
+
+    warehouse.purchase_order_close(
+        purchase_order=purchase_order, status=PurchaseOrderStatus.DEFLECTION
+    )
+    result = run(purchasing)
+
+    assert result.status == SyncRun.Status.SUCCEEDED, result.error
+    assert fortnox_po(purchasing, number)["_state"] == "RECEIVED"
+    assert len(booked(purchasing, number)) == 1
