@@ -15,6 +15,7 @@ from .models import (
     Integration,
     IntegrationEvent,
     ProcessSetting,
+    ReactivationLink,
     RecordLink,
     Supplier,
     SyncCursor,
@@ -23,7 +24,8 @@ from .models import (
 )
 from .processes import registry
 from .services import integrations as services
-from .services.support import sync_failures_resolve_by_support
+from .services.failures import sync_failure_retry
+from .services.support import reactivation_email_resend, sync_failures_resolve_by_support
 from .services.sync import OUTCOMES
 
 
@@ -70,7 +72,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["created_at", "activated_at", "timeline_link"]
     inlines = [ProcessSettingInline]
-    actions = ["run_now", "pause", "resume", "resync"]
+    actions = ["run_now", "pause", "resume", "resync", "resend_reactivation"]
 
     def _apply(self, request, queryset, action, done):
         succeeded = 0
@@ -154,6 +156,10 @@ class IntegrationAdmin(admin.ModelAdmin):
     def resume(self, request, queryset):
         self._apply(request, queryset, services.integration_resume, _("Resumed"))
 
+    @admin.action(description=_("Send the reactivation e-mail again"))
+    def resend_reactivation(self, request, queryset):
+        self._apply(request, queryset, reactivation_email_resend, _("Reactivation e-mails queued"))
+
     @admin.action(description=_("Full resync on the next run"))
     def resync(self, request, queryset):
         self._apply(request, queryset, services.integration_resync, _("Resync requested"))
@@ -221,7 +227,15 @@ class SyncFailureAdmin(admin.ModelAdmin):
     readonly_fields = ["first_seen_at", "last_seen_at", "attempts", "exchange"]
     exclude = ["details"]
     show_full_result_count = False
-    actions = ["resolve"]
+    actions = ["retry", "resolve"]
+
+    @admin.action(description=_("Retry on the next run"))
+    def retry(self, request, queryset):
+        retried = 0
+        for failure in queryset.filter(resolved_at__isnull=True):
+            sync_failure_retry(failure=failure, actor=request.user)
+            retried += 1
+        self.message_user(request, _("%(n)s failures will be retried.") % {"n": retried})
 
     @admin.display(description=_("request and answer"))
     def exchange(self, failure):
@@ -312,3 +326,25 @@ class IntegrationEventAdmin(admin.ModelAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "beat_at", "details"]
+
+
+@admin.register(ReactivationLink)
+class ReactivationLinkAdmin(admin.ModelAdmin):
+    list_display = ["integration", "incident_started_at", "sent_at", "expires_at", "used_at"]
+    list_select_related = ["integration__tenant"]
+    search_fields = ["integration__tenant__name"]
+    # The token exists only in the e-mail; its hash is of no use to a person.
+    exclude = ["token_hash"]
+    readonly_fields = [
+        "integration",
+        "connection",
+        "incident_started_at",
+        "recipients",
+        "sent_at",
+        "expires_at",
+        "used_at",
+        "used_by",
+    ]
+
+    def has_add_permission(self, request):
+        return False

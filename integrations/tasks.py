@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from integrations.services import problem_emails, reactivation, scheduler, sync
+from integrations.services import problem_emails, reactivation, retention, scheduler, sync
 
 
 @shared_task(name="integrations.tasks.integrations_tick", ignore_result=True)
@@ -36,3 +36,8 @@ def reactivation_email_send(link_id: int) -> bool:
 )
 def failures_email_send(run_id: int) -> bool:
     return problem_emails.failures_email_send(run_id=run_id)
+
+
+@shared_task(name="integrations.tasks.sync_runs_prune", ignore_result=True)
+def sync_runs_prune() -> int:
+    return retention.sync_runs_prune()

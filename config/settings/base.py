@@ -190,6 +190,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3000},
     },
+    "sync-runs-prune": {
+        "task": "integrations.tasks.sync_runs_prune",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 3600},
+    },
 }
 
 # --- The sync engine ----------------------------------------------------------------------------
@@ -197,6 +202,8 @@ SYNC_DEFAULT_INTERVAL_MINUTES = 15
 # Upper bound of the random delay added to each integration's next run, so integrations activated
 # together drift apart instead of hitting the APIs in the same second forever.
 SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=30)
+# Runs older than this are deleted by a beat task; their failures stay until resolved.
+SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=90)
 # How many due integrations one tick claims; the rest wait for the next minute's tick.
 SYNC_TICK_BATCH_SIZE = env.int("SYNC_TICK_BATCH_SIZE", default=20000)
 # How long the e-mailed reactivation link works (it works once).

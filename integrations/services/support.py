@@ -1,10 +1,12 @@
 """What support staff do by hand from the admin; every action is recorded on the company's
 timeline with who did it."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from integrations.models import IntegrationEvent
+from integrations.models import Integration, IntegrationEvent, ReactivationLink
 
 from .events import integration_event_record
 
@@ -29,3 +31,34 @@ def sync_failures_resolve_by_support(*, failures, actor, note: str) -> int:
             )
             closed += 1
     return closed
+
+
+def reactivation_email_resend(*, integration: Integration, actor) -> None:
+    """E-mail the open incident's reactivation link again, as a new link (the one sent before
+    stops working)."""
+    from integrations.tasks import reactivation_email_send
+
+    with transaction.atomic():
+        link = (
+            ReactivationLink.objects.select_for_update()
+            .filter(
+                integration=integration,
+                used_at__isnull=True,
+                integration__status=Integration.Status.NEEDS_REACTIVATION,
+            )
+            .order_by("-incident_started_at")
+            .first()
+        )
+        if link is None:
+            raise ValidationError(_("There is no open reactivation to send again."))
+        link.sent_at = None
+        link.token_hash = ""
+        link.save(update_fields=["sent_at", "token_hash"])
+        integration_event_record(
+            integration=integration,
+            kind=IntegrationEvent.Kind.SUPPORT,
+            message="Reactivation e-mail sent again by support.",
+            actor=actor,
+            data={"link": link.pk},
+        )
+        transaction.on_commit(lambda: reactivation_email_send.delay(link.pk))

@@ -1,11 +1,25 @@
 """Support staff's actions on integrations in the admin."""
 
+from datetime import timedelta
+from unittest import mock
+
 import pytest
+from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import Integration, IntegrationEvent, RecordLink, SyncCursor
+from fortnox.models import FortnoxConnection
+from integrations.models import (
+    Integration,
+    IntegrationEvent,
+    ReactivationLink,
+    RecordLink,
+    SyncCursor,
+    SyncRun,
+)
 from integrations.services import integrations as services
+from integrations.services.reactivation import reactivation_email_send, reactivation_incident_open
+from integrations.services.retention import sync_runs_prune
 from tests.factories import (
     FortnoxConnectionFactory,
     IntegrationFactory,
@@ -201,3 +215,76 @@ def test_a_failure_shows_the_request_and_answer_behind_it(support_client):
 
     assert "An error has occurred." in page
     assert "&quot;orderNumber&quot;: &quot;1042&quot;" in page
+
+
+def test_support_sends_the_reactivation_email_again_with_a_new_link(
+    staff_client, django_capture_on_commit_callbacks
+):
+    integration = IntegrationFactory(
+        status=Integration.Status.NEEDS_REACTIVATION, problem_email="drift@example.com"
+    )
+    connection = FortnoxConnectionFactory(
+        tenant=integration.tenant,
+        status=FortnoxConnection.Status.NEEDS_REACTIVATION,
+        needs_reactivation_since=timezone.now(),
+    )
+    send_now = mock.patch(
+        "integrations.tasks.reactivation_email_send.delay",
+        side_effect=lambda link_id: reactivation_email_send(link_id=link_id),
+    )
+    with send_now, django_capture_on_commit_callbacks(execute=True):
+        reactivation_incident_open(connection_id=connection.pk)
+    first = ReactivationLink.objects.get().token_hash
+
+    with send_now, django_capture_on_commit_callbacks(execute=True):
+        response = act(staff_client, "resend_reactivation", integration)
+
+    assert "Reactivation e-mails queued: 1" in response.content.decode()
+    assert len(mail.outbox) == 2
+    assert ReactivationLink.objects.get().token_hash not in ("", first)
+    assert IntegrationEvent.objects.filter(integration=integration, kind="support").exists()
+
+
+def test_resending_without_an_open_reactivation_says_so(staff_client):
+    integration = IntegrationFactory()
+
+    response = act(staff_client, "resend_reactivation", integration)
+
+    assert "There is no open reactivation to send again." in response.content.decode()
+
+
+def test_support_retries_selected_failures(support_client, django_capture_on_commit_callbacks):
+    failure = SyncFailureFactory(object_ref="1042")
+
+    with (
+        mock.patch("integrations.tasks.integration_sync.delay") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        support_client.post(
+            reverse("admin:integrations_syncfailure_changelist"),
+            {"action": "retry", "_selected_action": [failure.pk]},
+        )
+
+    failure.refresh_from_db()
+    assert failure.retry_requested_at is not None
+    queued.assert_called_once()
+    event = IntegrationEvent.objects.get(integration=failure.integration, kind="run_requested")
+    assert event.actor == support_client.person
+
+
+def test_old_runs_are_pruned_and_their_failures_kept():
+    integration = IntegrationFactory()
+    old = SyncRunFactory(integration=integration)
+    still_running = SyncRunFactory(integration=integration, status=SyncRun.Status.RUNNING)
+    recent = SyncRunFactory(integration=integration)
+    SyncRun.objects.filter(pk__in=[old.pk, still_running.pk]).update(
+        started_at=timezone.now() - timedelta(days=91)
+    )
+    failure = SyncFailureFactory(integration=integration, run=old)
+
+    deleted = sync_runs_prune()
+
+    assert deleted == 1
+    assert set(SyncRun.objects.values_list("pk", flat=True)) == {still_running.pk, recent.pk}
+    failure.refresh_from_db()
+    assert failure.run is None
