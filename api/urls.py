@@ -14,6 +14,9 @@ urlpatterns = [
     # Any integer reaches the view, which answers 404 in JSON for ids that cannot exist.
     re_path(r"^runs/(?P<pk>-?\d+)/$", views.RunDetailView.as_view(), name="run"),
     path("failures/", views.FailureListView.as_view(), name="failures"),
+    re_path(
+        r"^failures/(?P<pk>-?\d+)/retry/$", views.FailureRetryView.as_view(), name="failure_retry"
+    ),
     path("links/", views.RecordLinkListView.as_view(), name="links"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -21,6 +21,7 @@ from integrations.selectors import (
     process_states,
 )
 from integrations.services import integrations as integration_services
+from integrations.services.failures import sync_failure_retry
 
 from .authentication import ApiKeyAuthentication, HasApiKey
 from .serializers import (
@@ -252,3 +253,29 @@ class PauseView(IntegrationActionView):
 class ResumeView(IntegrationActionView):
     service = integration_services.integration_resume
     done = "Resumed."
+
+
+class FailureRetryView(TenantApiView, APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            202: MessageSerializer,
+            401: MessageSerializer,
+            404: MessageSerializer,
+            409: MessageSerializer,
+        },
+        summary="Offer a failed object again on the next run",
+    )
+    def post(self, request, pk: str):
+        failure = SyncFailure.objects.filter(
+            pk=int(pk) if 0 < int(pk) < 2**63 else 0, integration__tenant=self.tenant
+        ).first()
+        if failure is None:
+            raise NotFound
+        if failure.resolved_at is not None:
+            return Response(
+                {"detail": "This failure is resolved already."}, status=status.HTTP_409_CONFLICT
+            )
+        queued = sync_failure_retry(failure=failure, actor=request.auth.created_by)
+        detail = "A run is queued." if queued else "It is retried when the integration runs."
+        return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)

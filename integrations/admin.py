@@ -160,9 +160,40 @@ class IntegrationAdmin(admin.ModelAdmin):
     def resend_reactivation(self, request, queryset):
         self._apply(request, queryset, reactivation_email_resend, _("Reactivation e-mails queued"))
 
-    @admin.action(description=_("Full resync on the next run"))
+    @admin.action(description=_("Reset cursors (full resync)…"))
     def resync(self, request, queryset):
-        self._apply(request, queryset, services.integration_resync, _("Resync requested"))
+        form = ResyncForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            process = form.cleaned_data["process"]
+            for integration in queryset:
+                services.integration_resync(
+                    integration=integration, actor=request.user, process=process
+                )
+            self.message_user(
+                request, _("Resync requested: %(n)s") % {"n": queryset.count()}, messages.SUCCESS
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/integrations/resync.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "form": form,
+                "integrations": queryset.select_related("tenant"),
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                "title": _("Reset cursors"),
+            },
+        )
+
+
+class ResyncForm(forms.Form):
+    process = forms.ChoiceField(
+        label=_("What to pull again"),
+        choices=[("", _("Everything: pull and write every object again"))]
+        + [(process.key, process.label) for process in registry],
+        required=False,
+    )
 
 
 @admin.register(SyncRun)

@@ -192,20 +192,31 @@ def integration_settings_update(
     return changes
 
 
-def integration_resync(*, integration: Integration, actor=None) -> None:
-    """Start again from a full pull: the next run lists everything in Fortnox and writes every
-    object once more (links are kept, so nothing is created twice in the warehouse)."""
+def integration_resync(*, integration: Integration, actor=None, process: str = "") -> None:
+    """Start again from a full pull. For the whole integration, the next run lists everything in
+    Fortnox and writes every object once more; for one process, only that process pulls from the
+    start (objects unchanged since they were last written still cost no write). Links are kept,
+    so nothing is created twice in the warehouse."""
     with transaction.atomic():
-        cursors, _deleted = SyncCursor.objects.filter(integration=integration).delete()
-        links = (
-            RecordLink.objects.filter(integration=integration)
-            .exclude(fingerprint=CANCELLED)
-            .update(fingerprint="")
-        )
+        cursors = SyncCursor.objects.filter(integration=integration)
+        if process:
+            cursors = cursors.filter(process=process)
+        cleared, _deleted = cursors.delete()
+        links = 0
+        if not process:
+            links = (
+                RecordLink.objects.filter(integration=integration)
+                .exclude(fingerprint=CANCELLED)
+                .update(fingerprint="")
+            )
         integration_event_record(
             integration=integration,
             kind=IntegrationEvent.Kind.SUPPORT,
-            message="Full resync requested: the next run pulls and writes everything again.",
+            message=(
+                f"Cursor of {process} reset: its next run pulls from the start."
+                if process
+                else "Full resync requested: the next run pulls and writes everything again."
+            ),
             actor=actor,
-            data={"cursors_cleared": cursors, "links_to_rewrite": links},
+            data={"cursors_cleared": cleared, "links_to_rewrite": links, "process": process},
         )

@@ -2,6 +2,7 @@
 the OpenAPI schema."""
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.urls import reverse
@@ -260,3 +261,30 @@ def test_hostile_filters_get_an_answer_not_a_server_error(api, company):
     assert bad_page.status_code == 404
     assert no_such_run.status_code == huge_run.status_code == 404
     assert no_such_run["Content-Type"] == "application/json"
+
+
+def test_retry_a_failure(api, company, other_company, django_capture_on_commit_callbacks):
+    mine = SyncFailureFactory(integration=company)
+    resolved = SyncFailureFactory(integration=company, resolved_at=timezone.now())
+    theirs = SyncFailureFactory(integration=other_company)
+
+    with (
+        mock.patch("integrations.tasks.integration_sync.delay") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api.post(reverse("api:failure_retry", args=[mine.pk]))
+
+    assert (response.status_code, response.json()["detail"]) == (202, "A run is queued.")
+    queued.assert_called_once()
+    mine.refresh_from_db()
+    assert mine.retry_requested_at is not None
+    assert api.post(reverse("api:failure_retry", args=[resolved.pk])).status_code == 409
+    assert api.post(reverse("api:failure_retry", args=[theirs.pk])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.retry_requested_at is None
+
+
+def test_the_settings_page_links_to_the_api_keys(member_client, company):
+    page = member_client.get(reverse("integrations:settings")).content.decode()
+
+    assert reverse("api_keys:list") in page

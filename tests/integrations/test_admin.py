@@ -5,6 +5,8 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -37,10 +39,10 @@ def staff_client(client):
     return client
 
 
-def act(client, action, *integrations):
+def act(client, action, *integrations, **extra):
     return client.post(
         reverse("admin:integrations_integration_changelist"),
-        {"action": action, "_selected_action": [i.pk for i in integrations]},
+        {"action": action, "_selected_action": [i.pk for i in integrations], **extra},
         follow=True,
     )
 
@@ -77,7 +79,11 @@ def test_resync_clears_cursors_and_fingerprints_but_keeps_links(staff_client):
     untouched = IntegrationFactory()
     SyncCursor.objects.create(integration=untouched, process="articles", value="2026-11-01")
 
-    response = act(staff_client, "resync", integration)
+    confirm = act(staff_client, "resync", integration)
+    assert "starts its pull from the beginning" in confirm.content.decode()
+    assert SyncCursor.objects.filter(integration=integration).exists()
+
+    response = act(staff_client, "resync", integration, apply="1", process="")
 
     assert "Resync requested: 1" in response.content.decode()
     assert not SyncCursor.objects.filter(integration=integration).exists()
@@ -85,7 +91,27 @@ def test_resync_clears_cursors_and_fingerprints_but_keeps_links(staff_client):
     links = dict(RecordLink.objects.values_list("fortnox_key", "fingerprint"))
     assert links == {"1": "", "7": "cancelled"}
     event = IntegrationEvent.objects.get(integration=integration, kind="support")
-    assert event.data == {"cursors_cleared": 1, "links_to_rewrite": 1}
+    assert event.data == {"cursors_cleared": 1, "links_to_rewrite": 1, "process": ""}
+
+
+def test_one_process_cursor_can_be_reset_alone(staff_client):
+    integration = IntegrationFactory()
+    for process in ("articles", "sales_orders"):
+        SyncCursor.objects.create(integration=integration, process=process, value="2026-11-01")
+    RecordLink.objects.create(
+        integration=integration,
+        object_type="order",
+        fortnox_key="7",
+        fingerprint="ab",
+        synced_at=timezone.now(),
+    )
+
+    act(staff_client, "resync", integration, apply="1", process="sales_orders")
+
+    assert list(SyncCursor.objects.values_list("process", flat=True)) == ["articles"]
+    assert RecordLink.objects.get().fingerprint == "ab"
+    event = IntegrationEvent.objects.get(integration=integration, kind="support")
+    assert "Cursor of sales_orders reset" in event.message
 
 
 def test_pause_and_resume_from_the_admin(staff_client):
@@ -288,3 +314,39 @@ def test_old_runs_are_pruned_and_their_failures_kept():
     assert set(SyncRun.objects.values_list("pk", flat=True)) == {still_running.pk, recent.pk}
     failure.refresh_from_db()
     assert failure.run is None
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:integrations_integration_changelist",
+        "admin:integrations_syncrun_changelist",
+        "admin:integrations_syncfailure_changelist",
+        "admin:integrations_recordlink_changelist",
+        "admin:integrations_integrationevent_changelist",
+        "admin:fortnox_fortnoxconnection_changelist",
+    ],
+)
+def test_change_lists_cost_the_same_few_queries_whatever_their_size(
+    staff_client, changelist, django_assert_max_num_queries
+):
+    def seed(count):
+        for _ in range(count):
+            integration = IntegrationFactory()
+            run = SyncRunFactory(integration=integration)
+            SyncFailureFactory(integration=integration, run=run)
+            FortnoxConnectionFactory(tenant=integration.tenant)
+            RecordLink.objects.create(
+                integration=integration,
+                object_type="order",
+                fortnox_key=str(integration.pk),
+                synced_at=timezone.now(),
+            )
+            services.integration_pause(integration=integration)
+
+    seed(2)
+    with CaptureQueriesContext(connection) as small:
+        assert staff_client.get(reverse(changelist)).status_code == 200
+    seed(20)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert staff_client.get(reverse(changelist)).status_code == 200
