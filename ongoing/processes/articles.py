@@ -6,7 +6,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from fortnox.client import FortnoxClient
-from integrations.errors import SyncError, failure_details
+from integrations.errors import SyncError
 from integrations.fingerprints import fingerprint
 from integrations.processes import ARTICLES
 from integrations.selectors import (
@@ -20,7 +20,14 @@ from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
 from ongoing.mappers import article_to_ongoing
 
-from .common import OutageBreaker, fortnox_client_for, ongoing_client_for, pull_since, unique
+from .common import (
+    OutageBreaker,
+    fortnox_client_for,
+    object_failed,
+    ongoing_client_for,
+    pull_since,
+    unique,
+)
 
 OBJECT_TYPE = "article"
 
@@ -66,21 +73,11 @@ class ArticleSender:
                 outcome="created" if link is None else "updated",
             )
         except SyncError as error:
-            if error.stops_run:
-                raise
-            self._fail(number, error)
-            return not self.breaker.failed(error)
+            return object_failed(
+                self.context, self.breaker, error, object_type=OBJECT_TYPE, object_ref=number
+            )
         self.breaker.succeeded()
         return True
-
-    def _fail(self, number: str, error: SyncError) -> None:
-        self.context.fail(
-            object_type=OBJECT_TYPE,
-            object_ref=number,
-            kind=error.failure_kind,
-            message=str(error),
-            details=failure_details(error),
-        )
 
 
 def articles_sync(context: ProcessContext) -> None:

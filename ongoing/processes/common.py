@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from fortnox.client import FortnoxClient
 from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
-from integrations.errors import SyncError
+from integrations.errors import SyncError, failure_details
 from integrations.models import Integration
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingServerError, OngoingUnreachable
@@ -82,6 +82,23 @@ class OutageBreaker:
             return self.streak >= self.limit
         self.streak = 0
         return False
+
+
+def object_failed(
+    context: ProcessContext, breaker: OutageBreaker, error: SyncError, *, object_type, object_ref
+) -> bool:
+    """Record why one object failed, with the HTTP exchange behind it; returns whether the
+    process may go on with the next object. An error that stops the whole run is raised again."""
+    if error.stops_run:
+        raise error
+    context.fail(
+        object_type=object_type,
+        object_ref=str(object_ref),
+        kind=error.failure_kind,
+        message=str(error),
+        details=failure_details(error),
+    )
+    return not breaker.failed(error)
 
 
 def unique(values) -> list[str]:

@@ -20,7 +20,7 @@ from ongoing.client import OngoingClient
 from ongoing.mappers import fulfilment_quantities
 from ongoing.statuses import OrderStatus
 
-from .common import OutageBreaker, fortnox_client_for, ongoing_client_for
+from .common import OutageBreaker, fortnox_client_for, object_failed, ongoing_client_for
 
 OBJECT_TYPE = "order"
 # The steps a fulfilment has completed, in order, kept as the fingerprint of its progress link.
@@ -116,15 +116,9 @@ class FulfilmentReporter:
         except WarehouseModuleMismatch:
             raise
         except SyncError as error:
-            if error.stops_run:
-                raise
-            self.context.fail(
-                object_type=OBJECT_TYPE,
-                object_ref=number,
-                kind=error.failure_kind,
-                message=str(error),
+            return object_failed(
+                self.context, self.breaker, error, object_type=OBJECT_TYPE, object_ref=number
             )
-            return not self.breaker.failed(error)
         self.breaker.succeeded()
         return True
 

@@ -37,7 +37,13 @@ from ongoing.mappers import (
 )
 from ongoing.statuses import PurchaseOrderStatus
 
-from .common import CURSOR_OVERLAP, OutageBreaker, fortnox_client_for, ongoing_client_for
+from .common import (
+    CURSOR_OVERLAP,
+    OutageBreaker,
+    fortnox_client_for,
+    object_failed,
+    ongoing_client_for,
+)
 
 OBJECT_TYPE = "purchase_order"
 # The purchase orders this integration has completed in Fortnox, by Fortnox id.
@@ -104,15 +110,9 @@ def _pull(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient) -
                 outcome="created" if link is None else "updated",
             )
         except SyncError as error:
-            if error.stops_run:
-                raise
-            context.fail(
-                object_type=OBJECT_TYPE,
-                object_ref=number,
-                kind=error.failure_kind,
-                message=str(error),
-            )
-            if breaker.failed(error):
+            if not object_failed(
+                context, breaker, error, object_type=OBJECT_TYPE, object_ref=number
+            ):
                 return
             continue
         breaker.succeeded()
@@ -246,15 +246,9 @@ def _receipts(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClien
         try:
             reporter.handle(wms_purchase_order)
         except SyncError as error:
-            if error.stops_run:
-                raise
-            context.fail(
-                object_type=OBJECT_TYPE,
-                object_ref=str(number),
-                kind=error.failure_kind,
-                message=str(error),
-            )
-            if breaker.failed(error):
+            if not object_failed(
+                context, breaker, error, object_type=OBJECT_TYPE, object_ref=number
+            ):
                 return
             continue
         breaker.succeeded()

@@ -5,7 +5,7 @@ by order number; changes and cancellations go through until the warehouse has st
 from django.utils import timezone
 
 from fortnox.client import FortnoxClient
-from integrations.errors import SyncError, failure_details
+from integrations.errors import SyncError
 from integrations.fingerprints import CANCELLED, fingerprint
 from integrations.models import SyncFailure
 from integrations.processes import SALES_ORDERS
@@ -15,7 +15,14 @@ from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingNotFound, OngoingWorkStarted
 from ongoing.mappers import order_to_ongoing
 
-from .common import OutageBreaker, fortnox_client_for, ongoing_client_for, pull_since, unique
+from .common import (
+    OutageBreaker,
+    fortnox_client_for,
+    object_failed,
+    ongoing_client_for,
+    pull_since,
+    unique,
+)
 
 OBJECT_TYPE = "order"
 # Fortnox customer Type → the order type the warehouse gets when the B2B/B2C option is on.
@@ -82,10 +89,9 @@ class OrderSender:
             else:
                 self._send(number, order, link)
         except SyncError as error:
-            if error.stops_run:
-                raise
-            self._fail(number, error.failure_kind, str(error), failure_details(error))
-            return not self.breaker.failed(error)
+            return object_failed(
+                self.context, self.breaker, error, object_type=OBJECT_TYPE, object_ref=number
+            )
         self.breaker.succeeded()
         return True
 
@@ -195,11 +201,6 @@ class OrderSender:
             kind=SyncFailure.Kind.VALIDATION,
             message=message,
             details={"refused": content},
-        )
-
-    def _fail(self, number: str, kind: str, message: str, details: dict | None = None) -> None:
-        self.context.fail(
-            object_type=OBJECT_TYPE, object_ref=number, kind=kind, message=message, details=details
         )
 
 

@@ -14,7 +14,7 @@ from integrations.selectors import open_failures
 from integrations.services.sync import ProcessContext
 from ongoing.mappers import stock_balance_changes
 
-from .common import OutageBreaker, fortnox_client_for, ongoing_client_for
+from .common import OutageBreaker, fortnox_client_for, object_failed, ongoing_client_for
 from .fulfilment import warehouse_module_in_fortnox
 
 OBJECT_TYPE = "stock"
@@ -57,15 +57,9 @@ def stock_balance_sync(context: ProcessContext) -> None:
         try:
             fortnox.article_stock_update(number, quantity)
         except SyncError as error:
-            if error.stops_run:
-                raise
-            context.fail(
-                object_type=OBJECT_TYPE,
-                object_ref=number,
-                kind=error.failure_kind,
-                message=str(error),
-            )
-            if breaker.failed(error):
+            if not object_failed(
+                context, breaker, error, object_type=OBJECT_TYPE, object_ref=number
+            ):
                 return
             continue
         breaker.succeeded()

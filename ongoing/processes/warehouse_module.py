@@ -34,7 +34,13 @@ from ongoing.mappers import (
     return_document,
 )
 
-from .common import CURSOR_OVERLAP, OutageBreaker, fortnox_client_for, ongoing_client_for
+from .common import (
+    CURSOR_OVERLAP,
+    OutageBreaker,
+    fortnox_client_for,
+    object_failed,
+    ongoing_client_for,
+)
 from .fulfilment import WarehouseModuleMismatch, warehouse_module_in_fortnox
 from .purchase_orders import OBJECT_TYPE as PO_OBJECT
 
@@ -108,15 +114,9 @@ class DocumentReporter:
         except WarehouseModuleMismatch:
             raise
         except SyncError as error:
-            if error.stops_run:
-                raise
-            self.context.fail(
-                object_type=PROGRESS_TYPE,
-                object_ref=key,
-                kind=error.failure_kind,
-                message=str(error),
+            return object_failed(
+                self.context, self.breaker, error, object_type=PROGRESS_TYPE, object_ref=key
             )
-            return not self.breaker.failed(error)
         self.breaker.succeeded()
         self.context.synced(object_type=PROGRESS_TYPE, object_ref=key, outcome="created")
         return True

@@ -115,7 +115,8 @@ def test_a_broken_token_sends_one_email_with_a_link(connection, integration, ema
     integration.refresh_from_db()
     assert integration.status == Integration.Status.NEEDS_REACTIVATION
     assert message.to == ["drift@example.com"]
-    assert "reactivate" in message.subject.lower()
+    # The company's language is Swedish (the default).
+    assert "återaktivera" in message.subject.lower()
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert emailed.split("/app/")[1] in html
@@ -176,6 +177,7 @@ def test_the_email_is_in_the_company_language(
 
     assert languages == ["sv", "sv", "sv"]
     assert len(mail.outbox) == 1
+    assert "återaktivera" in mail.outbox[0].subject.lower()
 
 
 def test_without_a_problem_address_the_owners_get_it(

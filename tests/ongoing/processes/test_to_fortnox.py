@@ -16,28 +16,15 @@ from integrations.processes import (
     WAREHOUSE_MODULE,
 )
 from integrations.services import links
-from integrations.tasks import integration_sync
 from ongoing.client import OngoingClient
 from ongoing.models import OngoingConnection
 from ongoing.processes import fulfilment
 from ongoing.sandbox import services as warehouse
 from ongoing.sandbox.models import Article, Order, PurchaseOrder
 from ongoing.statuses import PurchaseOrderStatus
+from tests.ongoing.processes.support import Kind, records, run
 
 pytestmark = pytest.mark.django_db
-Kind = SandboxRecord.Kind
-
-
-def run(world) -> SyncRun:
-    run_id = integration_sync.apply(kwargs={"integration_id": world.integration.pk}).get()
-    return SyncRun.objects.get(pk=run_id)
-
-
-def records(world, kind) -> dict[str, dict]:
-    return {
-        record.key: record.data
-        for record in SandboxRecord.objects.filter(company=world.company, kind=kind)
-    }
 
 
 def configure(world, process: str, *, enabled: bool = True, **options) -> None:

@@ -11,26 +11,13 @@ from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import FULFILMENT, SALES_ORDERS
 from integrations.services.integrations import integration_resync
-from integrations.tasks import integration_sync
 from ongoing.client import OngoingClient
 from ongoing.sandbox import services as warehouse
 from ongoing.sandbox.models import Article, Order, OrderType
 from ongoing.statuses import OrderStatus
+from tests.ongoing.processes.support import Kind, records, run
 
 pytestmark = pytest.mark.django_db
-Kind = SandboxRecord.Kind
-
-
-def run(world) -> SyncRun:
-    run_id = integration_sync.apply(kwargs={"integration_id": world.integration.pk}).get()
-    return SyncRun.objects.get(pk=run_id)
-
-
-def records(world, kind) -> dict[str, dict]:
-    return {
-        record.key: record.data
-        for record in SandboxRecord.objects.filter(company=world.company, kind=kind)
-    }
 
 
 def open_confirmed(orders: dict[str, dict]) -> set[str]:
