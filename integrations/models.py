@@ -116,6 +116,8 @@ class SyncRun(models.Model):
             models.Index(fields=["integration", "-started_at"], name="run_history"),
             models.Index(fields=["status", "started_at"], name="run_status_time"),
             models.Index(fields=["started_at"], name="run_started"),
+            # The admin's run list filtered by trigger, newest first.
+            models.Index(fields=["trigger", "-started_at"], name="run_trigger_time"),
         ]
 
     def __str__(self):
@@ -199,6 +201,16 @@ class SyncFailure(models.Model):
             ),
             models.Index(fields=["last_seen_at"], name="failure_last_seen"),
             models.Index(fields=["object_ref"], name="failure_object_ref"),
+            # The admin's failure list: open ones across all companies, and each of its filters,
+            # newest first.
+            models.Index(
+                fields=["-last_seen_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="open_failures_all",
+            ),
+            models.Index(fields=["kind", "-last_seen_at"], name="failure_kind_time"),
+            models.Index(fields=["process", "-last_seen_at"], name="failure_process_time"),
+            models.Index(fields=["object_type", "-last_seen_at"], name="failure_type_time"),
         ]
 
     def __str__(self):
@@ -235,6 +247,8 @@ class RecordLink(models.Model):
                 fields=["integration", "object_type", "ongoing_key"], name="link_by_ongoing_key"
             ),
             models.Index(fields=["fortnox_key"], name="link_fortnox_key"),
+            # The admin's link list filtered by object type.
+            models.Index(fields=["object_type", "id"], name="link_type"),
         ]
 
     def __str__(self):
@@ -351,7 +365,12 @@ class IntegrationEvent(models.Model):
         verbose_name = _("integration event")
         verbose_name_plural = _("integration events")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["integration", "-created_at"], name="event_timeline")]
+        indexes = [
+            models.Index(fields=["integration", "-created_at"], name="event_timeline"),
+            # The admin's event list: by kind and by date, newest first.
+            models.Index(fields=["kind", "-created_at"], name="event_kind_time"),
+            models.Index(fields=["-created_at"], name="event_time"),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.message}"
