@@ -64,12 +64,26 @@ def failures_for_run(*, run: SyncRun) -> QuerySet[SyncFailure]:
     return SyncFailure.objects.filter(run=run).order_by("process", "object_type", "object_ref")
 
 
-def record_links(*, integration: Integration, object_type: str) -> dict[str, RecordLink]:
-    """The integration's links of one object type, by Fortnox key."""
-    return {
-        link.fortnox_key: link
-        for link in RecordLink.objects.filter(integration=integration, object_type=object_type)
-    }
+class LinkLookup:
+    """The links of one object type, read one object at a time as a run meets them, so a run
+    costs queries for the objects it handles, not for the company's whole history."""
+
+    def __init__(self, *, integration: Integration, object_type: str, by: str = "fortnox_key"):
+        self._links = RecordLink.objects.filter(integration=integration, object_type=object_type)
+        self._by = by
+        self._seen: dict[str, RecordLink | None] = {}
+
+    def get(self, key, default=None) -> RecordLink | None:
+        key = str(key)
+        if key not in self._seen:
+            self._seen[key] = self._links.filter(**{self._by: key}).order_by("id").first()
+        return self._seen[key] or default
+
+    def __contains__(self, key) -> bool:
+        return self.get(key) is not None
+
+    def __setitem__(self, key, link: RecordLink) -> None:
+        self._seen[str(key)] = link
 
 
 def failed_refs_to_retry(*, integration: Integration, process: str, object_type: str) -> list[str]:

@@ -10,8 +10,8 @@ from integrations.errors import SyncError
 from integrations.fingerprints import fingerprint
 from integrations.processes import ARTICLES
 from integrations.selectors import (
+    LinkLookup,
     failed_refs_to_retry,
-    record_links,
     suppliers_by_number,
     suppliers_changed_since,
 )
@@ -39,7 +39,7 @@ class ArticleSender:
         self.context = context
         self.fortnox = fortnox
         self.wms = wms
-        self.links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
+        self.links = LinkLookup(integration=context.integration, object_type=OBJECT_TYPE)
         self.suppliers = suppliers_by_number(integration=context.integration)
         self.breaker = OutageBreaker()
 

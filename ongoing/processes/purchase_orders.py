@@ -25,7 +25,7 @@ from fortnox.errors import FortnoxAuthError, FortnoxValidationError
 from integrations.errors import SyncError
 from integrations.fingerprints import fingerprint
 from integrations.models import IncomingGoodsReceipt, SyncFailure
-from integrations.selectors import record_links
+from integrations.selectors import LinkLookup
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingWorkStarted
@@ -73,7 +73,7 @@ class IncomingGoodsRefused(SyncError):
 
 
 def _pull(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient) -> None:
-    links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
+    links = LinkLookup(integration=context.integration, object_type=OBJECT_TYPE)
     try:
         listed = fortnox.purchase_orders_list(state="SENT", purchase_type="WAREHOUSE")
     except FortnoxAuthError as error:
@@ -123,13 +123,15 @@ class ReceiptReporter:
         self.context = context
         self.fortnox = fortnox
         self.wms = wms
-        links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
-        self.by_ongoing_id = {link.ongoing_key: link.fortnox_key for link in links.values()}
-        self.completed = record_links(integration=context.integration, object_type=COMPLETED_TYPE)
+        self.by_ongoing_id = LinkLookup(
+            integration=context.integration, object_type=OBJECT_TYPE, by="ongoing_key"
+        )
+        self.completed = LinkLookup(integration=context.integration, object_type=COMPLETED_TYPE)
 
     def handle(self, wms_purchase_order: dict) -> None:
         info = wms_purchase_order["purchaseOrderInfo"]
-        number = self.by_ongoing_id.get(str(info["purchaseOrderId"]))
+        link = self.by_ongoing_id.get(info["purchaseOrderId"])
+        number = link.fortnox_key if link else None
         if number is None:
             self.context.count("skipped")  # not a purchase order this integration sent
             return
@@ -230,7 +232,8 @@ def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: Ongoin
     for page in wms.purchase_orders_list(status_changed_from=since):
         for item in page.items:
             info = item["purchaseOrderInfo"]
-            number = reporter.by_ongoing_id.get(str(info["purchaseOrderId"]))
+            link = reporter.by_ongoing_id.get(info["purchaseOrderId"])
+            number = link.fortnox_key if link else None
             status = (info.get("purchaseOrderStatus") or {}).get("number")
             if number is not None and number not in reporter.completed and status in FINISHED:
                 listed.setdefault(info["purchaseOrderId"], item)

@@ -9,7 +9,7 @@ from integrations.errors import SyncError
 from integrations.fingerprints import CANCELLED, fingerprint
 from integrations.models import SyncFailure
 from integrations.processes import SALES_ORDERS
-from integrations.selectors import failed_refs_to_retry, open_failures, record_links
+from integrations.selectors import LinkLookup, failed_refs_to_retry, open_failures
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingNotFound, OngoingWorkStarted
@@ -48,7 +48,7 @@ class OrderSender:
         self.options = context.options
         self.fortnox = fortnox
         self.wms = wms
-        self.links = record_links(integration=context.integration, object_type=OBJECT_TYPE)
+        self.links = LinkLookup(integration=context.integration, object_type=OBJECT_TYPE)
         self.customers: dict[str, dict] = {}
         self.order_types: dict[str, dict] | None = None
         self.breaker = OutageBreaker()

@@ -23,7 +23,7 @@ from fortnox.errors import FortnoxValidationError
 from integrations.errors import SyncError
 from integrations.models import IncomingGoodsReceipt
 from integrations.processes import PURCHASE_ORDERS
-from integrations.selectors import process_enabled, record_links
+from integrations.selectors import LinkLookup, process_enabled
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
@@ -56,7 +56,7 @@ class DocumentReporter:
         self.context = context
         self.fortnox = fortnox
         self.wms = wms
-        self.progress = record_links(integration=context.integration, object_type=PROGRESS_TYPE)
+        self.progress = LinkLookup(integration=context.integration, object_type=PROGRESS_TYPE)
         self.breaker = OutageBreaker()
         self.module_checked = False
 
@@ -202,12 +202,12 @@ def _purchase_order_receipts(reporter: DocumentReporter, wms: OngoingClient) -> 
     recorded (IncomingGoodsReceipt, keyed "ongoing:<purchaseOrderId>") before the document is
     saved, so the receival keeps its number, and so its document id, across retries."""
     integration = reporter.context.integration
-    from_fortnox = set()
-    if process_enabled(integration=integration, key=PURCHASE_ORDERS):
-        from_fortnox = {
-            link.ongoing_key
-            for link in record_links(integration=integration, object_type=PO_OBJECT).values()
-        }
+    # Purchase orders that came from Fortnox are reported by the purchase-order process.
+    from_fortnox = (
+        LinkLookup(integration=integration, object_type=PO_OBJECT, by="ongoing_key")
+        if process_enabled(integration=integration, key=PURCHASE_ORDERS)
+        else {}
+    )
     for page in wms.purchase_orders_list(only_lines_to_report=True):
         for wms_purchase_order in page.items:
             info = wms_purchase_order["purchaseOrderInfo"]
