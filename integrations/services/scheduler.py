@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.models import Heartbeat, Integration, SyncRun
@@ -34,6 +34,29 @@ def sync_enqueue(*, integration_ids: list[int], trigger: str) -> None:
     transaction.on_commit(send)
 
 
+# Rows per UPDATE when the next runs are written back.
+NEXT_RUN_BATCH = 5000
+
+
+def _next_runs_save(integrations: list[Integration]) -> None:
+    """Write each claimed integration's own next run. On PostgreSQL one UPDATE joined to a VALUES
+    list per batch (a CASE per row, as bulk_update writes it, is many times slower at 10,000
+    rows); elsewhere bulk_update."""
+    if connection.vendor != "postgresql":
+        Integration.objects.bulk_update(integrations, ["next_run_at"], batch_size=1000)
+        return
+    table = connection.ops.quote_name(Integration._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(integrations), NEXT_RUN_BATCH):
+            batch = integrations[start : start + NEXT_RUN_BATCH]
+            values = ", ".join(["(%s, %s::timestamptz)"] * len(batch))
+            cursor.execute(
+                f"UPDATE {table} AS i SET next_run_at = v.next_run_at "  # noqa: S608 - no input
+                f"FROM (VALUES {values}) AS v(id, next_run_at) WHERE i.id = v.id",
+                [field for item in batch for field in (item.pk, item.next_run_at)],
+            )
+
+
 def integrations_claim_due(*, now=None, batch_size: int | None = None) -> list[int]:
     """Move every due active integration's next run forward and return their ids. Concurrent
     ticks skip each other's locked rows, so each due integration is claimed exactly once."""
@@ -52,7 +75,7 @@ def integrations_claim_due(*, now=None, batch_size: int | None = None) -> list[i
                 minutes=integration.interval_minutes,
                 seconds=random.uniform(0, jitter),  # noqa: S311 - load spreading, not security
             )
-        Integration.objects.bulk_update(due, ["next_run_at"], batch_size=1000)
+        _next_runs_save(due)
         claimed = [integration.pk for integration in due]
         sync_enqueue(integration_ids=claimed, trigger=SyncRun.Trigger.BEAT)
     return claimed
