@@ -95,10 +95,28 @@ def _number(value: Decimal | None) -> float | int | None:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
+    """A scalar as text; None for nothing, and for lists or objects where text belongs."""
+    if value is None or isinstance(value, dict | list):
         return None
     text = str(value).strip()
     return text or None
+
+
+def _mapping(value: Any) -> dict:
+    """A nested object, or an empty one where the API sent something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _rows(value: Any, *, what: str) -> list[dict]:
+    """A document's rows; anything but a list of objects is refused, naming the document."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ObjectValidationError(f"{what}: its rows are not a list")
+    for position, row in enumerate(value, start=1):
+        if not isinstance(row, dict):
+            raise ObjectValidationError(f"{what}, row {position}: not a row")
+    return value
 
 
 def _flag(value: Any) -> bool:
@@ -208,7 +226,7 @@ def order_to_ongoing(
     if number is None:
         raise ObjectValidationError("Order without a document number")
     what = f"Order {number}"
-    customer = customer or {}
+    customer = _mapping(customer)
     delivery_date = _text(order.get("DeliveryDate")) or _text(order.get("OrderDate"))
     if delivery_date is None:
         raise ObjectValidationError(f"{what}: no delivery date or order date")
@@ -225,7 +243,7 @@ def order_to_ongoing(
         countries = (customer.get("CountryCode"), order.get("Country"))
     phone1 = _text(order.get("Phone1")) or _text(customer.get("Phone1"))
     phone2 = _text(order.get("Phone2")) or _text(customer.get("Phone2"))
-    email = _text((order.get("EmailInformation") or {}).get("EmailAddressTo")) or _text(
+    email = _text(_mapping(order.get("EmailInformation")).get("EmailAddressTo")) or _text(
         customer.get("Email")
     )
     consignee = _drop_empty(
@@ -249,7 +267,7 @@ def order_to_ongoing(
         raise ObjectValidationError(f"{what}: no customer or delivery name")
 
     lines = []
-    for position, row in enumerate(order.get("OrderRows") or [], start=1):
+    for position, row in enumerate(_rows(order.get("OrderRows"), what=what), start=1):
         article_number = _text(row.get("ArticleNumber"))
         if article_number is None:
             continue  # a text row: nothing to pick
@@ -321,10 +339,13 @@ def fulfilment_quantities(
     never got (a text row) is left as it is. With `lower_ordered`, a row delivered short has its
     ordered quantity lowered to the delivered one, so invoicing makes no back order."""
     number = _text(fortnox_order.get("DocumentNumber")) or "?"
-    rows = {str(row.get("RowId")): row for row in fortnox_order.get("OrderRows") or []}
+    rows = {
+        str(row.get("RowId")): row
+        for row in _rows(fortnox_order.get("OrderRows"), what="The Fortnox order")
+    }
     delivered: dict[str, float | int] = {}
     ordered: dict[str, float | int] = {}
-    for line in wms_order.get("orderLines") or []:
+    for line in _rows(wms_order.get("orderLines"), what="The warehouse order"):
         row_id = _text(line.get("rowNumber"))
         row = rows.get(row_id or "")
         if row is None:
@@ -411,7 +432,7 @@ def return_document(return_order: dict) -> tuple[str, dict]:
         raise ObjectValidationError("Return order without an id")
     what = f"Return {info.get('returnOrderNumber') or return_id}"
     rows = []
-    for line in return_order.get("returnOrderLines") or []:
+    for line in _rows(return_order.get("returnOrderLines"), what=what):
         quantity = decimal_or_none(
             line.get("returnedNumberOfItems"), what=f"{what}, returnedNumberOfItems"
         )
@@ -469,7 +490,7 @@ def purchase_order_to_ongoing(purchase_order: dict, *, goods_owner_id: int) -> d
         raise ObjectValidationError("Purchase order without an id")
     what = f"Purchase order {purchase_order_id}"
     lines = []
-    for position, row in enumerate(purchase_order.get("rows") or [], start=1):
+    for position, row in enumerate(_rows(purchase_order.get("rows"), what=what), start=1):
         article_number = _text(row.get("itemId"))
         quantity = decimal_or_none(row.get("orderedQuantity"), what=f"{what}, orderedQuantity")
         if article_number is None or not quantity or quantity <= 0:
@@ -516,7 +537,9 @@ def receival_quantities(wms_purchase_order: dict, booked: dict[str, Decimal]) ->
     id: the next receival's quantities."""
     number = (wms_purchase_order.get("purchaseOrderInfo") or {}).get("purchaseOrderNumber")
     quantities = {}
-    for line in wms_purchase_order.get("purchaseOrderLines") or []:
+    for line in _rows(
+        wms_purchase_order.get("purchaseOrderLines"), what="The warehouse purchase order"
+    ):
         row_id = _text(line.get("externalOrderLineId"))
         if row_id is None:
             continue
@@ -535,7 +558,7 @@ def incoming_goods_document(
 ) -> dict:
     """Fortnox Lager incoming goods for one receival of a purchase order."""
     rows = []
-    for row in purchase_order.get("rows") or []:
+    for row in _rows(purchase_order.get("rows"), what="The purchase order"):
         row_id = _text(row.get("id"))
         if row_id not in quantities:
             continue
@@ -548,7 +571,9 @@ def incoming_goods_document(
                 "purchaseOrderRowId": row.get("id"),
             }
         )
-    missing = set(quantities) - {_text(row.get("id")) for row in purchase_order.get("rows") or []}
+    missing = set(quantities) - {
+        _text(row.get("id")) for row in _rows(purchase_order.get("rows"), what="The purchase order")
+    }
     if missing:
         raise ObjectValidationError(
             f"Purchase order {purchase_order.get('id')} has no row {', '.join(sorted(missing))}"
@@ -568,7 +593,9 @@ def purchase_order_receipt_quantities(wms_purchase_order: dict, booked: dict[str
     line id."""
     number = (wms_purchase_order.get("purchaseOrderInfo") or {}).get("purchaseOrderNumber")
     quantities = {}
-    for line in wms_purchase_order.get("purchaseOrderLines") or []:
+    for line in _rows(
+        wms_purchase_order.get("purchaseOrderLines"), what="The warehouse purchase order"
+    ):
         line_id = str(line.get("id"))
         received = decimal_or_none(
             line.get("receivedNumberOfItems"),
@@ -593,7 +620,9 @@ def purchase_order_receipt_document(
     purchase_order_id = int(info["purchaseOrderId"])
     document_id = _document_id(f"{purchase_order_id}{sequence:0{RECEIPT_SEQUENCE_DIGITS}d}")
     rows = []
-    for line in wms_purchase_order.get("purchaseOrderLines") or []:
+    for line in _rows(
+        wms_purchase_order.get("purchaseOrderLines"), what="The warehouse purchase order"
+    ):
         line_id = str(line.get("id"))
         if line_id not in quantities:
             continue
