@@ -1,17 +1,21 @@
 """Fortnox → warehouse, end to end: the sync task runs the real processes with the real clients
 against both sandboxes."""
 
+import logging
+
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
 from fortnox.client import FortnoxClient
 from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
+from fortnox.models import FortnoxConnection
 from fortnox.sandbox import store
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import FULFILMENT, SALES_ORDERS
 from integrations.services.integrations import integration_resync
 from ongoing.client import OngoingClient
+from ongoing.models import OngoingConnection
 from ongoing.sandbox import services as warehouse
 from ongoing.sandbox.models import Article, Order, OrderType
 from ongoing.statuses import OrderStatus
@@ -299,3 +303,19 @@ def test_a_full_resync_pulls_and_writes_everything_again_without_duplicates(smal
     assert Order.objects.filter(goods_owner=small_world.goods_owner).count() == len(
         small_world.orders
     )
+
+
+def test_no_secret_reaches_the_logs_during_a_run(small_world, caplog):
+    caplog.set_level(logging.DEBUG)
+    fortnox = FortnoxConnection.objects.get(tenant=small_world.integration.tenant)
+    ongoing = OngoingConnection.objects.get(tenant=small_world.integration.tenant)
+    secrets = [fortnox.access_token, fortnox.refresh_token, ongoing.password]
+
+    run(small_world)
+    small_world.catch_up()
+    store.order_write(small_world.company, {"Remarks": "Ny"}, key=small_world.orders[0])
+    run(small_world)
+
+    assert len(caplog.records) > 10
+    logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
+    assert [secret for secret in secrets if secret and secret in logged] == []
