@@ -64,6 +64,28 @@ class RunProgress:
 
 
 @dataclass
+class RunMemory:
+    """What a run reads once for all its processes: the cursors, and which (process, object type)
+    pairs have open failures, so that a healthy run asks nothing about failures."""
+
+    cursors: dict[str, str]
+    failing: set[tuple[str, str]]
+
+    @classmethod
+    def load(cls, integration: Integration) -> "RunMemory":
+        return cls(
+            cursors=dict(
+                SyncCursor.objects.filter(integration=integration).values_list("process", "value")
+            ),
+            failing=set(
+                SyncFailure.objects.filter(integration=integration, resolved_at__isnull=True)
+                .values_list("process", "object_type")
+                .distinct()
+            ),
+        )
+
+
+@dataclass
 class ProcessContext:
     """What a process body gets: its integration, run, options, and the means to report."""
 
@@ -73,6 +95,11 @@ class ProcessContext:
     options: dict[str, Any]
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     progress: RunProgress | None = None
+    memory: RunMemory | None = None
+
+    def may_have_failures(self, object_type: str) -> bool:
+        """False when no object of this type can have an open failure in this process."""
+        return self.memory is None or (self.process.key, object_type) in self.memory.failing
 
     def count(self, outcome: str, number: int = 1) -> None:
         if outcome not in OUTCOMES:
@@ -84,6 +111,8 @@ class ProcessContext:
     def synced(self, *, object_type: str, object_ref: str, outcome: str) -> None:
         """An object went through: count it and close any failure it had."""
         self.count(outcome)
+        if not self.may_have_failures(object_type):
+            return
         sync_failures_resolve(
             integration=self.integration,
             process=self.process.key,
@@ -102,6 +131,8 @@ class ProcessContext:
     ) -> None:
         """An object failed: record it; the process carries on with the others."""
         self.count("failed")
+        if self.memory is not None:
+            self.memory.failing.add((self.process.key, object_type))
         sync_failure_record(
             run=self.run,
             process=self.process.key,
@@ -124,6 +155,8 @@ class ProcessContext:
         return f"{self.process.key}: {message}"
 
     def cursor(self) -> str | None:
+        if self.memory is not None:
+            return self.memory.cursors.get(self.process.key)
         return (
             SyncCursor.objects.filter(integration=self.integration, process=self.process.key)
             .values_list("value", flat=True)
@@ -138,6 +171,8 @@ class ProcessContext:
             unique_fields=["integration", "process"],
             update_fields=["value", "updated_at"],
         )
+        if self.memory is not None:
+            self.memory.cursors[self.process.key] = value
 
 
 def _record_crash(context: ProcessContext, error: Exception) -> str:
@@ -229,13 +264,7 @@ def integration_sync(
                 if state.enabled
             ]
             refused = registry.validate_selection({state.process.key: True for state in states})
-            # Processes whose last run failed as a whole: one query here instead of one
-            # resolving UPDATE after every process.
-            failed_processes = set(
-                SyncFailure.objects.filter(
-                    integration=integration, object_type=PROCESS_OBJECT, resolved_at__isnull=True
-                ).values_list("process", flat=True)
-            )
+            memory = RunMemory.load(integration)
             for state in states:
                 context = ProcessContext(
                     integration=integration,
@@ -243,6 +272,7 @@ def integration_sync(
                     process=state.process,
                     options=state.options,
                     progress=progress,
+                    memory=memory,
                 )
                 counts[state.process.key] = context.counts
                 progress.flush_if_due()
@@ -261,7 +291,7 @@ def integration_sync(
                     ):
                         break
                 else:
-                    if state.process.key in failed_processes:
+                    if (state.process.key, PROCESS_OBJECT) in memory.failing:
                         sync_failures_resolve(
                             integration=integration,
                             process=state.process.key,

@@ -102,7 +102,11 @@ def articles_sync(context: ProcessContext) -> None:
                 item["ArticleNumber"]
                 for item in fortnox.articles_list(supplier_number=supplier.number)
             ]
-    retry = failed_refs_to_retry(integration=integration, process=ARTICLES, object_type=OBJECT_TYPE)
+    retry = (
+        failed_refs_to_retry(integration=integration, process=ARTICLES, object_type=OBJECT_TYPE)
+        if context.may_have_failures(OBJECT_TYPE)
+        else []
+    )
     for number in unique([*numbers, *retry]):
         if not sender.send(number):
             return  # rate limited or an outage: the cursor stays, the next run goes on from here

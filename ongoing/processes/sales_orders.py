@@ -54,12 +54,16 @@ class OrderSender:
         self.breaker = OutageBreaker()
         # What the warehouse refused because it had started on the order, by order number: the
         # same change is not offered again (it waits for the next change in Fortnox).
-        self.refused = {
-            failure.object_ref: failure.details.get("refused")
-            for failure in open_failures(integration=context.integration).filter(
-                process=SALES_ORDERS, object_type=OBJECT_TYPE, kind=SyncFailure.Kind.VALIDATION
-            )
-        }
+        self.refused = (
+            {
+                failure.object_ref: failure.details.get("refused")
+                for failure in open_failures(integration=context.integration).filter(
+                    process=SALES_ORDERS, object_type=OBJECT_TYPE, kind=SyncFailure.Kind.VALIDATION
+                )
+            }
+            if context.may_have_failures(OBJECT_TYPE)
+            else {}
+        )
 
     def handle(self, item: dict) -> bool:
         """Sync one listed order; False when the rate limit or an outage ends the process's run."""
@@ -219,8 +223,10 @@ def sales_orders_sync(context: ProcessContext) -> None:
     else:
         # Later pulls take every change (one request when nothing changed), cancellations too.
         listed = fortnox.orders_list(lastmodified=since)
-    retry = failed_refs_to_retry(
-        integration=integration, process=SALES_ORDERS, object_type=OBJECT_TYPE
+    retry = (
+        failed_refs_to_retry(integration=integration, process=SALES_ORDERS, object_type=OBJECT_TYPE)
+        if context.may_have_failures(OBJECT_TYPE)
+        else []
     )
     items = {str(item["DocumentNumber"]): item for item in listed}
     for number in unique([*items, *retry]):
