@@ -92,7 +92,6 @@ def no_change_syncs(integration_ids: list[int]) -> tuple[float, float, int]:
     """(CPU ms per sync, wall ms per sync, queries per sync) over the given integrations."""
     import responses
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from integrations.tasks import integration_sync
 
@@ -101,12 +100,19 @@ def no_change_syncs(integration_ids: list[int]) -> tuple[float, float, int]:
         # Warm up imports and caches, then measure.
         integration_sync.apply(kwargs={"integration_id": integration_ids[0]})
         measured = integration_ids[1:]
+        executed = []
+
+        def count(execute, sql, params, many, context):
+            executed.append(1)
+            return execute(sql, params, many, context)
+
         cpu, wall = time.process_time(), time.perf_counter()
-        with CaptureQueriesContext(connection) as queries:
+        # Counted as they are sent (Django's query log keeps only the last 9,000).
+        with connection.execute_wrapper(count):
             for pk in measured:
                 integration_sync.apply(kwargs={"integration_id": pk})
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return 1000 * cpu / len(measured), 1000 * wall / len(measured), len(queries) // len(measured)
+    return 1000 * cpu / len(measured), 1000 * wall / len(measured), len(executed) / len(measured)
 
 
 def main() -> None:
@@ -131,7 +137,7 @@ def main() -> None:
                     ["tick: claim and enqueue them all", f"{seconds:.2f} s", "< 2 s"],
                     ["CPU per no-change sync", f"{cpu_ms:.1f} ms", ""],
                     ["wall time per no-change sync", f"{wall_ms:.1f} ms", ""],
-                    ["database queries per no-change sync", queries, "≤ 20"],
+                    ["database queries per no-change sync", f"{queries:.0f}", "≤ 20"],
                     [
                         f"{args.tenants:,} no-change syncs on {workers} workers (projected)",
                         f"{projected:.0f} s",
