@@ -17,6 +17,7 @@ from integrations.models import Integration, RecordLink, SyncFailure, SyncRun
 from integrations.selectors import (
     connections_missing,
     integration_for_tenant,
+    integration_health,
     open_failures,
     process_states,
 )
@@ -61,14 +62,6 @@ class TenantApiView:
         return integration_for_tenant(tenant=self.tenant)
 
 
-def _health(integration: Integration, failing: int) -> str:
-    if integration.status == Integration.Status.NEEDS_REACTIVATION:
-        return "stopped"
-    if integration.status in (Integration.Status.PAUSED, Integration.Status.SETUP):
-        return integration.status
-    return "failing" if failing else "ok"
-
-
 class IntegrationStatusView(TenantApiView, APIView):
     @extend_schema(
         responses={200: IntegrationStatusSerializer, **NOT_SIGNED},
@@ -80,7 +73,7 @@ class IntegrationStatusView(TenantApiView, APIView):
         missing = connections_missing(tenant=self.tenant)
         data = {
             "status": integration.status,
-            "health": _health(integration, failing),
+            "health": integration_health(integration=integration, failing=bool(failing)),
             "interval_minutes": integration.interval_minutes,
             "next_run_at": integration.next_run_at,
             "activated_at": integration.activated_at,

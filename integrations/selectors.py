@@ -42,6 +42,16 @@ def process_states(
     return states
 
 
+def integration_health(*, integration: Integration, failing: bool) -> str:
+    """One word for the status light and the API: ok, failing (some objects fail), stopped (needs
+    reactivation), paused or setup."""
+    if integration.status == Integration.Status.NEEDS_REACTIVATION:
+        return "stopped"
+    if integration.status in (Integration.Status.PAUSED, Integration.Status.SETUP):
+        return integration.status
+    return "failing" if failing else "ok"
+
+
 def runs_for_integration(*, integration: Integration) -> QuerySet[SyncRun]:
     return SyncRun.objects.filter(integration=integration).order_by("-started_at", "-id")
 

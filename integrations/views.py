@@ -17,6 +17,7 @@ from .models import SyncFailure
 from .selectors import (
     failures_for_run,
     integration_for_tenant,
+    integration_health,
     onboarding_steps,
     open_failures,
     process_states,
@@ -34,6 +35,7 @@ def home_view(request):
     integration = integration_for_tenant(tenant=request.tenant)
     runs = list(runs_for_integration(integration=integration)[:20])
     processes = [s for s in process_states(integration=integration) if s.enabled]
+    failures = list(open_failures(integration=integration).select_related("run")[:50])
     return render(
         request,
         "integrations/home.html",
@@ -47,7 +49,8 @@ def home_view(request):
             "steps": onboarding_steps(integration=integration)
             if integration.status == integration.Status.SETUP
             else None,
-            "failures": open_failures(integration=integration).select_related("run")[:50],
+            "failures": failures,
+            "health": integration_health(integration=integration, failing=bool(failures)),
         },
     )
 
