@@ -83,6 +83,19 @@ class LinkLookup:
         self._by = by
         self._seen: dict[str, RecordLink | None] = {}
 
+    # Keys per query when a run reads the links of a whole list at once.
+    LOAD_BATCH = 500
+
+    def load(self, keys) -> None:
+        """Read the links of many objects in a few queries (a listed page), before they are met
+        one by one."""
+        wanted = [str(key) for key in keys if str(key) not in self._seen]
+        for start in range(0, len(wanted), self.LOAD_BATCH):
+            batch = wanted[start : start + self.LOAD_BATCH]
+            self._seen.update(dict.fromkeys(batch))
+            for link in self._links.filter(**{f"{self._by}__in": batch}).order_by("-id"):
+                self._seen[getattr(link, self._by)] = link
+
     def get(self, key, default=None) -> RecordLink | None:
         key = str(key)
         if key not in self._seen:

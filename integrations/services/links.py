@@ -13,14 +13,19 @@ def record_link_save(
     ongoing_key: str = "",
     fingerprint: str = "",
 ) -> RecordLink:
-    link, _created = RecordLink.objects.update_or_create(
+    link = RecordLink(
         integration=integration,
         object_type=object_type,
         fortnox_key=fortnox_key,
-        defaults={
-            "ongoing_key": ongoing_key,
-            "fingerprint": fingerprint,
-            "synced_at": timezone.now(),
-        },
+        ongoing_key=ongoing_key,
+        fingerprint=fingerprint,
+        synced_at=timezone.now(),
+    )
+    # One upsert: a write per object, whether the link is new or not.
+    RecordLink.objects.bulk_create(
+        [link],
+        update_conflicts=True,
+        unique_fields=["integration", "object_type", "fortnox_key"],
+        update_fields=["ongoing_key", "fingerprint", "synced_at"],
     )
     return link

@@ -107,7 +107,9 @@ def articles_sync(context: ProcessContext) -> None:
         if context.may_have_failures(OBJECT_TYPE)
         else []
     )
-    for number in unique([*numbers, *retry]):
+    numbers = unique([*numbers, *retry])
+    sender.links.load(numbers)
+    for number in numbers:
         if not sender.send(number):
             return  # rate limited or an outage: the cursor stays, the next run goes on from here
     context.save_cursor(started.isoformat())

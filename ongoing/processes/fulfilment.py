@@ -97,6 +97,15 @@ class FulfilmentReporter:
             )
         self.module_checked = True
 
+    def load(self, wms_orders: list[dict]) -> None:
+        """Read the links and progress of a listed page in a few queries."""
+        self.orders.load(str(order["orderInfo"]["orderId"]) for order in wms_orders)
+        self.progress.load(
+            link.fortnox_key
+            for order in wms_orders
+            if (link := self.orders.get(order["orderInfo"]["orderId"])) is not None
+        )
+
     def handle(self, wms_order: dict) -> bool:
         """Report one order; False when the rate limit or an outage ends the process's run."""
         info = wms_order["orderInfo"]
@@ -172,6 +181,7 @@ def fulfilment_sync(context: ProcessContext) -> None:
         only_lines_to_report=True,
     )
     for page in pages:
+        reporter.load(page.items)
         for wms_order in page.items:
             if not reporter.handle(wms_order):
                 return

@@ -81,6 +81,8 @@ def _pull(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient) -
             raise
         raise PurchaseOrdersRefused(NO_PERMISSION.format(error=error)) from error
     breaker = OutageBreaker()
+    listed = list(listed)
+    links.load(str(item["id"]) for item in listed)
     for item in listed:
         number = str(item["id"])
         try:
@@ -230,6 +232,9 @@ def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: Ongoin
     cursor = context.cursor()
     since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
     for page in wms.purchase_orders_list(status_changed_from=since):
+        reporter.by_ongoing_id.load(
+            item["purchaseOrderInfo"]["purchaseOrderId"] for item in page.items
+        )
         for item in page.items:
             info = item["purchaseOrderInfo"]
             link = reporter.by_ongoing_id.get(info["purchaseOrderId"])

@@ -229,7 +229,9 @@ def sales_orders_sync(context: ProcessContext) -> None:
         else []
     )
     items = {str(item["DocumentNumber"]): item for item in listed}
-    for number in unique([*items, *retry]):
+    numbers = unique([*items, *retry])
+    sender.links.load(numbers)
+    for number in numbers:
         if not sender.handle(items.get(number) or {"DocumentNumber": number}):
             return  # rate limited or an outage: the cursor stays, the next run goes on from here
     context.save_cursor(started.isoformat())

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import connection
 
 from fortnox.client import FortnoxClient
 from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
@@ -319,3 +320,18 @@ def test_no_secret_reaches_the_logs_during_a_run(small_world, caplog):
     assert len(caplog.records) > 10
     logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
     assert [secret for secret in secrets if secret and secret in logged] == []
+
+
+def test_links_are_read_per_listed_page_not_per_object(small_world):
+    link_reads = []
+
+    def count(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("SELECT") and "integrations_recordlink" in sql:
+            link_reads.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        result = run(small_world)
+
+    assert result.totals["created"] > 10
+    assert len(link_reads) <= 3  # articles, orders and fulfilment: one read each
