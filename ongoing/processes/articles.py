@@ -15,7 +15,6 @@ from integrations.selectors import (
     suppliers_by_number,
     suppliers_changed_since,
 )
-from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
 from ongoing.mappers import article_to_ongoing
@@ -24,6 +23,7 @@ from .common import (
     OutageBreaker,
     fortnox_client_for,
     object_failed,
+    object_written,
     ongoing_client_for,
     pull_since,
     unique,
@@ -60,17 +60,13 @@ class ArticleSender:
                 self.breaker.succeeded()
                 return True
             answer = self.wms.article_upsert(article=body)
-            self.links[number] = record_link_save(
-                integration=self.context.integration,
+            object_written(
+                self.context,
+                self.links,
                 object_type=OBJECT_TYPE,
                 fortnox_key=number,
                 ongoing_key=str(answer.get("articleSystemId") or ""),
                 fingerprint=content,
-            )
-            self.context.synced(
-                object_type=OBJECT_TYPE,
-                object_ref=number,
-                outcome="created" if link is None else "updated",
             )
         except SyncError as error:
             return object_failed(

@@ -6,6 +6,8 @@ from fortnox.client import FortnoxClient
 from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
 from integrations.errors import SyncError, failure_details
 from integrations.models import Integration
+from integrations.selectors import LinkLookup
+from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingServerError, OngoingUnreachable
 from ongoing.models import OngoingConnection
@@ -99,6 +101,32 @@ def object_failed(
         details=failure_details(error),
     )
     return not breaker.failed(error)
+
+
+def object_written(
+    context: ProcessContext,
+    links: LinkLookup,
+    *,
+    object_type: str,
+    fortnox_key: str,
+    ongoing_key: str,
+    fingerprint: str,
+) -> None:
+    """The warehouse now holds what was sent for a Fortnox object: remember it on the object's
+    link, and count the object created (it had no link) or updated."""
+    had_link = links.get(fortnox_key) is not None
+    links[fortnox_key] = record_link_save(
+        integration=context.integration,
+        object_type=object_type,
+        fortnox_key=fortnox_key,
+        ongoing_key=ongoing_key,
+        fingerprint=fingerprint,
+    )
+    context.synced(
+        object_type=object_type,
+        object_ref=fortnox_key,
+        outcome="updated" if had_link else "created",
+    )
 
 
 def unique(values) -> list[str]:

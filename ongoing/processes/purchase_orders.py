@@ -42,6 +42,7 @@ from .common import (
     OutageBreaker,
     fortnox_client_for,
     object_failed,
+    object_written,
     ongoing_client_for,
 )
 
@@ -99,17 +100,13 @@ def _pull(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClient) -
                 # The warehouse has started receiving it: the advice is no longer ours to change.
                 context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
                 continue
-            record_link_save(
-                integration=context.integration,
+            object_written(
+                context,
+                links,
                 object_type=OBJECT_TYPE,
                 fortnox_key=number,
                 ongoing_key=str(answer.get("purchaseOrderId") or ""),
                 fingerprint=content,
-            )
-            context.synced(
-                object_type=OBJECT_TYPE,
-                object_ref=number,
-                outcome="created" if link is None else "updated",
             )
         except SyncError as error:
             if not object_failed(

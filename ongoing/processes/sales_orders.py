@@ -10,7 +10,6 @@ from integrations.fingerprints import CANCELLED, fingerprint
 from integrations.models import SyncFailure
 from integrations.processes import SALES_ORDERS
 from integrations.selectors import LinkLookup, failed_refs_to_retry, open_failures
-from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingNotFound, OngoingWorkStarted
 from ongoing.mappers import order_to_ongoing
@@ -19,6 +18,7 @@ from .common import (
     OutageBreaker,
     fortnox_client_for,
     object_failed,
+    object_written,
     ongoing_client_for,
     pull_since,
     unique,
@@ -126,17 +126,13 @@ class OrderSender:
                 f"change it in the WMS. ({error})",
             )
             return
-        self.links[number] = record_link_save(
-            integration=self.context.integration,
+        object_written(
+            self.context,
+            self.links,
             object_type=OBJECT_TYPE,
             fortnox_key=number,
             ongoing_key=str(answer.get("orderId") or ""),
             fingerprint=content,
-        )
-        self.context.synced(
-            object_type=OBJECT_TYPE,
-            object_ref=number,
-            outcome="created" if link is None else "updated",
         )
 
     def _cancel(self, number: str, link) -> None:
@@ -158,14 +154,14 @@ class OrderSender:
             return
         except OngoingNotFound:
             pass  # already gone from the warehouse: the cancellation holds
-        self.links[number] = record_link_save(
-            integration=self.context.integration,
+        object_written(
+            self.context,
+            self.links,
             object_type=OBJECT_TYPE,
             fortnox_key=number,
             ongoing_key=link.ongoing_key,
             fingerprint=CANCELLED,
         )
-        self.context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="updated")
 
     def _customer(self, customer_number) -> dict | None:
         if not customer_number:

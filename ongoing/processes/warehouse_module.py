@@ -138,13 +138,16 @@ def _adjustments(reporter: DocumentReporter, wms: OngoingClient) -> bool:
                 direction, document_type, document_id, body = adjustment_document(
                     article, adjustment
                 )
-            except SyncError as error:
-                reporter.context.fail(
+            except SyncError as error:  # the warehouse's record cannot be mapped
+                ref = f"inventory:{adjustment.get('inventoryId')}"
+                if not object_failed(
+                    reporter.context,
+                    reporter.breaker,
+                    error,
                     object_type=PROGRESS_TYPE,
-                    object_ref=f"inventory:{adjustment.get('inventoryId')}",
-                    kind=error.failure_kind,
-                    message=str(error),
-                )
+                    object_ref=ref,
+                ):
+                    return False
                 continue
 
             def acknowledge(adjustment=adjustment, article=article):
@@ -172,13 +175,12 @@ def _returns(reporter: DocumentReporter, wms: OngoingClient, since: datetime | N
         info = return_order.get("returnOrderInfo") or {}
         try:
             document_id, body = return_document(return_order)
-        except SyncError as error:
-            reporter.context.fail(
-                object_type=PROGRESS_TYPE,
-                object_ref=f"return:{info.get('returnOrderId')}",
-                kind=error.failure_kind,
-                message=str(error),
-            )
+        except SyncError as error:  # the warehouse's record cannot be mapped
+            ref = f"return:{info.get('returnOrderId')}"
+            if not object_failed(
+                reporter.context, reporter.breaker, error, object_type=PROGRESS_TYPE, object_ref=ref
+            ):
+                return False
             continue
         order_id = (return_order.get("customerOrderInfo") or {}).get("orderId")
 
