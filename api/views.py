@@ -47,6 +47,16 @@ class TenantApiView:
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
 
+    def own(self, queryset, pk: str):
+        """The company's row with this id, or 404 (also for ids beyond any the database holds:
+        the URLs take any integer)."""
+        row = None
+        if 0 < int(pk) < 2**63:
+            row = queryset.filter(pk=int(pk), integration__tenant=self.tenant).first()
+        if row is None:
+            raise NotFound
+        return row
+
     def matching(self, queryset):
         """The filtered list, or nothing when a filter holds NUL: no stored text can contain it,
         and PostgreSQL refuses to compare with it."""
@@ -161,9 +171,7 @@ class RunDetailView(TenantApiView, generics.RetrieveAPIView):
     serializer_class = SyncRunSerializer
 
     def get_object(self):
-        if not 0 < int(self.kwargs["pk"]) < 2**63:  # beyond any id the database can hold
-            raise NotFound
-        return super().get_object()
+        return self.own(self.get_queryset(), self.kwargs["pk"])
 
     def get_queryset(self):
         return SyncRun.objects.filter(integration__tenant=self.tenant)
@@ -260,11 +268,7 @@ class FailureRetryView(TenantApiView, APIView):
         summary="Offer a failed object again on the next run",
     )
     def post(self, request, pk: str):
-        failure = SyncFailure.objects.filter(
-            pk=int(pk) if 0 < int(pk) < 2**63 else 0, integration__tenant=self.tenant
-        ).first()
-        if failure is None:
-            raise NotFound
+        failure = self.own(SyncFailure.objects.all(), pk)
         if failure.resolved_at is not None:
             return Response(
                 {"detail": "This failure is resolved already."}, status=status.HTTP_409_CONFLICT
