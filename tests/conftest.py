@@ -56,3 +56,12 @@ def _english_unless_asked():
     translation.activate("en")
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def staff_client(client):
+    """A superuser signed in to the admin."""
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client

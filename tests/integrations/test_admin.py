@@ -33,12 +33,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
 def act(client, action, *integrations, **extra):
     return client.post(
         reverse("admin:integrations_integration_changelist"),
@@ -171,7 +165,7 @@ def test_the_timeline_merges_runs_and_events(support_client):
     content = page.content.decode()
     assert page.status_code == 200
     assert "Timeline of Tidslinje AB" in content
-    assert "Some objects failed" in content or "Partial" in content
+    assert "Some objects failed" in content  # the partial run's status
     assert "support@example.com" in content
 
 

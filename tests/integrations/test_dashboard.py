@@ -14,7 +14,6 @@ from tests.factories import (
     IntegrationFactory,
     SyncFailureFactory,
     SyncRunFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -66,13 +65,12 @@ def test_figures(world):
 
 
 def test_the_admin_index_shows_the_dashboard_in_bounded_queries(
-    client, world, django_assert_max_num_queries
+    staff_client, world, django_assert_max_num_queries
 ):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
     SyncRunFactory.create_batch(30, integration=world)
 
     with django_assert_max_num_queries(25):
-        page = client.get(reverse("admin:index"))
+        page = staff_client.get(reverse("admin:index"))
 
     content = page.content.decode()
     assert page.status_code == 200
