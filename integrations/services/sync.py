@@ -15,7 +15,7 @@ from integrations.metering import metering
 from integrations.models import Integration, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import registry as default_registry
 from integrations.registry import Process, Registry
-from integrations.selectors import process_states
+from integrations.selectors import process_enabled, process_states
 
 from .failures import sync_failure_record, sync_failures_resolve
 from .problem_emails import failures_email_queue
@@ -65,15 +65,18 @@ class RunProgress:
 
 @dataclass
 class RunMemory:
-    """What a run reads once for all its processes: the cursors, and which (process, object type)
-    pairs have open failures, so that a healthy run asks nothing about failures."""
+    """What a run reads once for all its processes: the enabled processes, the cursors, and which
+    (process, object type) pairs have open failures, so that a healthy run asks nothing about
+    failures."""
 
+    enabled: frozenset[str]
     cursors: dict[str, str]
     failing: set[tuple[str, str]]
 
     @classmethod
-    def load(cls, integration: Integration) -> "RunMemory":
+    def load(cls, integration: Integration, *, enabled: frozenset[str]) -> "RunMemory":
         return cls(
+            enabled=enabled,
             cursors=dict(
                 SyncCursor.objects.filter(integration=integration).values_list("process", "value")
             ),
@@ -96,6 +99,12 @@ class ProcessContext:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     progress: RunProgress | None = None
     memory: RunMemory | None = None
+
+    def process_enabled(self, key: str) -> bool:
+        """Whether another process of this integration is switched on for this run."""
+        if self.memory is not None:
+            return key in self.memory.enabled
+        return process_enabled(integration=self.integration, key=key)
 
     def may_have_failures(self, object_type: str) -> bool:
         """False when no object of this type can have an open failure in this process."""
@@ -264,7 +273,9 @@ def integration_sync(
                 if state.enabled
             ]
             refused = registry.validate_selection({state.process.key: True for state in states})
-            memory = RunMemory.load(integration)
+            memory = RunMemory.load(
+                integration, enabled=frozenset(state.process.key for state in states)
+            )
             for state in states:
                 context = ProcessContext(
                     integration=integration,

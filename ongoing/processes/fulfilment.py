@@ -13,7 +13,7 @@ from fortnox.errors import FortnoxAuthError
 from integrations.errors import SyncError
 from integrations.models import SyncFailure
 from integrations.processes import WAREHOUSE_MODULE
-from integrations.selectors import LinkLookup, process_enabled
+from integrations.selectors import LinkLookup
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
@@ -66,7 +66,7 @@ class FulfilmentReporter:
         integration = context.integration
         self.orders = LinkLookup(integration=integration, object_type=OBJECT_TYPE, by="ongoing_key")
         self.progress = LinkLookup(integration=integration, object_type=PROGRESS_TYPE)
-        self.module_here = process_enabled(integration=integration, key=WAREHOUSE_MODULE)
+        self.module_here = context.process_enabled(WAREHOUSE_MODULE)
         self.module_checked = False
         self.breaker = OutageBreaker()
 

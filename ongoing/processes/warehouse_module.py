@@ -23,7 +23,7 @@ from fortnox.errors import FortnoxValidationError
 from integrations.errors import SyncError
 from integrations.models import IncomingGoodsReceipt
 from integrations.processes import PURCHASE_ORDERS
-from integrations.selectors import LinkLookup, process_enabled
+from integrations.selectors import LinkLookup
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
@@ -207,7 +207,7 @@ def _purchase_order_receipts(reporter: DocumentReporter, wms: OngoingClient) -> 
     # Purchase orders that came from Fortnox are reported by the purchase-order process.
     from_fortnox = (
         LinkLookup(integration=integration, object_type=PO_OBJECT, by="ongoing_key")
-        if process_enabled(integration=integration, key=PURCHASE_ORDERS)
+        if reporter.context.process_enabled(PURCHASE_ORDERS)
         else {}
     )
     for page in wms.purchase_orders_list(only_lines_to_report=True):
