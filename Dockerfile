@@ -1,4 +1,4 @@
-# One image for web, worker, beat: the command differs (see docker-compose.yml).
+# One image for web, worker, beat and the event consumer: the command differs (docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,6 +17,7 @@ COPY tenants ./tenants
 COPY integrations ./integrations
 COPY fortnox ./fortnox
 COPY ongoing ./ongoing
+COPY realtime ./realtime
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY . .
 # collectstatic needs settings that pass production's checks; these throwaway values never run.

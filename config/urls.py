@@ -23,6 +23,7 @@ urlpatterns = [
     path("fortnox/", include("fortnox.urls")),
     path("ongoing/", include("ongoing.urls")),
     path("api/v1/", include("api.urls")),
+    path("hooks/", include("realtime.urls")),
     path("admin/", admin.site.urls),
 ]
 

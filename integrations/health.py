@@ -48,6 +48,16 @@ def _tick() -> dict:
     }
 
 
+def _events() -> dict:
+    """The Fortnox event consumer, as it last reported: connected, tenants, lag, last event. ok is
+    None while no consumer has ever reported (e.g. a deployment that has not started one), False
+    when its report is stale or it is disconnected with tenants waiting: the scheduled runs still
+    sync then, minutes late instead of seconds."""
+    from realtime.health import events_health
+
+    return events_health()
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -56,13 +66,14 @@ def healthz(request):
     database = _database()
     broker = _broker()
     tick = _tick() if database["ok"] else {"ok": False}
+    events = _events() if database["ok"] else {"ok": None}
     if not (database["ok"] and broker["ok"]):
         status = "down"
-    elif not tick["ok"]:
+    elif not tick["ok"] or events["ok"] is False:
         status = "degraded"
     else:
         status = "ok"
     return JsonResponse(
-        {"status": status, "database": database, "broker": broker, "tick": tick},
+        {"status": status, "database": database, "broker": broker, "tick": tick, "events": events},
         status=503 if status == "down" else 200,
     )

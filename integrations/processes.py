@@ -23,6 +23,7 @@ registry = Registry(
         Process(
             key=SUPPLIERS,
             body="ongoing.processes.suppliers.suppliers_sync",
+            targeted="ongoing.processes.suppliers.suppliers_sync_objects",
             label=_("Supplier registry"),
             help_text=_(
                 "New and changed suppliers are fetched from Fortnox, so that articles and purchase "
@@ -34,6 +35,7 @@ registry = Registry(
         Process(
             key=ARTICLES,
             body="ongoing.processes.articles.articles_sync",
+            targeted="ongoing.processes.articles.articles_sync_objects",
             label=_("Article registry"),
             help_text=_(
                 "Fortnox holds the master data. Name, number, EAN, dimensions, weight, stock "
@@ -46,6 +48,7 @@ registry = Registry(
         Process(
             key=SALES_ORDERS,
             body="ongoing.processes.sales_orders.sales_orders_sync",
+            targeted="ongoing.processes.sales_orders.sales_orders_sync_objects",
             label=_("Sales orders"),
             help_text=_(
                 "New and updated orders that are not yet handled are sent to the warehouse. "
@@ -106,6 +109,7 @@ registry = Registry(
         Process(
             key=PURCHASE_ORDERS,
             body="ongoing.processes.purchase_orders.purchase_orders_sync",
+            targeted="ongoing.processes.purchase_orders.purchase_orders_sync_objects",
             label=_("Purchase orders"),
             help_text=_(
                 "Purchase orders in state Sent with purchase type Warehouse are sent to the "
@@ -120,6 +124,7 @@ registry = Registry(
         Process(
             key=FULFILMENT,
             body="ongoing.processes.fulfilment.fulfilment_sync",
+            targeted="ongoing.processes.fulfilment.fulfilment_sync_objects",
             label=_("Fulfilled orders to Fortnox"),
             help_text=_(
                 "When the warehouse has fulfilled an order, the delivered quantities are set in "

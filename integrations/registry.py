@@ -86,6 +86,9 @@ class Process:
     # Dotted path of `body(context: ProcessContext) -> None`; None until the process is built, and
     # a process without a body is neither offered in settings nor run.
     body: str | None = None
+    # Dotted path of `targeted(context, refs: list[str]) -> None`: the same work for the objects an
+    # event named instead of a page; None when no event ever names this process's objects.
+    targeted: str | None = None
     requires: tuple[str, ...] = ()
     conflicts_with: tuple[str, ...] = ()
     warning: Promise | str = ""
@@ -96,6 +99,9 @@ class Process:
 
     def load_body(self) -> Callable:
         return import_string(self.body)
+
+    def load_targeted(self) -> Callable:
+        return import_string(self.targeted)
 
     def default_options(self) -> dict[str, Any]:
         return {option.key: option.default for option in self.options}

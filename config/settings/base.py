@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "fortnox",
     "ongoing",
     "api",
+    "realtime",
     # The emulated APIs. Their tables always exist (one migration history everywhere); their URLs
     # are mounted only with SANDBOX_ENABLED, which production settings refuse.
     "fortnox.sandbox",
@@ -195,6 +196,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=6),
         "options": {"expires": 3600},
     },
+    "pending-syncs-sweep": {
+        "task": "realtime.tasks.pending_syncs_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
 }
 
 # --- The sync engine ----------------------------------------------------------------------------
@@ -209,9 +215,24 @@ SYNC_TICK_BATCH_SIZE = env.int("SYNC_TICK_BATCH_SIZE", default=20000)
 # How long the e-mailed reactivation link works (it works once).
 REACTIVATION_LINK_MAX_AGE_DAYS = env.int("REACTIVATION_LINK_MAX_AGE_DAYS", default=7)
 
+# --- Near-real-time sync: Fortnox's event stream and Ongoing's webhooks -------------------------
+# `manage.py fortnox_events` holds one WebSocket for every active tenant; each event queues a
+# targeted sync of its object, held back this long so a burst of events makes one sync.
+FORTNOX_EVENTS_ENABLED = env.bool("FORTNOX_EVENTS_ENABLED", default=True)
+FORTNOX_EVENTS_URL = env("FORTNOX_EVENTS_URL", default="wss://ws.fortnox.se/topics-v1")
+EVENT_DEBOUNCE_SECONDS = env.float("EVENT_DEBOUNCE_SECONDS", default=2.0)
+# Ongoing's webhooks are small JSON objects; anything larger is refused before it is parsed.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
+# Deliveries are kept this long for their idempotency (Ongoing retries for a day).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=7)
+
 # --- Sandboxes (emulated Fortnox and Ongoing WMS; never in production) --------------------------
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 SANDBOX_BASE_URL = f"{SITE_URL}/sandbox"
+# The emulated Fortnox event stream: WSGI cannot serve a WebSocket, so `manage.py sandbox_events`
+# serves it on its own port (and delivers the emulated warehouse's webhooks).
+SANDBOX_EVENTS_HOST = env("SANDBOX_EVENTS_HOST", default="127.0.0.1")
+SANDBOX_EVENTS_PORT = env.int("SANDBOX_EVENTS_PORT", default=8001)
 
 # --- Fortnox ------------------------------------------------------------------------------------
 FORTNOX_CLIENT_ID = env("FORTNOX_CLIENT_ID", default="")

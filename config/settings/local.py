@@ -1,7 +1,7 @@
 """Local development and demo: no server needed (SQLite, a filesystem broker, the sandboxes on)."""
 
 from .base import *
-from .base import SANDBOX_BASE_URL, VAR_DIR, env
+from .base import SANDBOX_BASE_URL, SANDBOX_EVENTS_HOST, SANDBOX_EVENTS_PORT, VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-only-0f3c9a6e1b7d4e2a8c5f9b1d7e3a6c0")
@@ -13,6 +13,9 @@ if SANDBOX_ENABLED:
     FORTNOX_CLIENT_SECRET = env("FORTNOX_CLIENT_SECRET", default="sandbox-secret")
     FORTNOX_AUTH_BASE_URL = env("FORTNOX_AUTH_BASE_URL", default=f"{SANDBOX_BASE_URL}/fortnox")
     FORTNOX_API_BASE_URL = env("FORTNOX_API_BASE_URL", default=f"{SANDBOX_BASE_URL}/fortnox")
+    FORTNOX_EVENTS_URL = env(
+        "FORTNOX_EVENTS_URL", default=f"ws://{SANDBOX_EVENTS_HOST}:{SANDBOX_EVENTS_PORT}/topics-v1"
+    )
 # A person clicking through the demo should not have to dig a verification link out of the log.
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 

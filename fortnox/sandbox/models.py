@@ -150,3 +150,22 @@ class SandboxApiRequest(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.path} @ {self.at:.3f}"
+
+
+class SandboxEvent(models.Model):
+    """One entry of the emulated event stream (wss://ws.fortnox.se/topics-v1): written in the same
+    transaction as the change it announces, pushed by `manage.py sandbox_events` to the
+    WebSocket clients subscribed to its company and topic, and replayable by offset."""
+
+    company = models.ForeignKey(SandboxCompany, on_delete=models.CASCADE, related_name="events")
+    topic = models.CharField(max_length=40)
+    type = models.CharField(max_length=60)
+    entity_id = models.CharField(max_length=100)
+    # Sandbox clock, like the records' modified_at.
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "topic", "id"], name="sandbox_event_stream")]
+
+    def __str__(self):
+        return f"{self.type} {self.entity_id}"

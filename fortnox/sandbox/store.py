@@ -16,7 +16,7 @@ from django.db.models.functions import Cast
 from django.http import JsonResponse
 
 from . import clock
-from .models import SandboxCompany, SandboxRecord
+from .models import SandboxCompany, SandboxEvent, SandboxRecord
 
 Kind = SandboxRecord.Kind
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -102,17 +102,47 @@ def record_find(company: SandboxCompany, kind: str, key) -> SandboxRecord | None
     return _records(company, kind).filter(key=str(key)).first()
 
 
+# The event stream's topic and type prefix per kind of record; kinds Fortnox publishes no events
+# for (customers, the warehouse module's documents and purchase orders) have none.
+EVENT_TOPICS = {
+    Kind.ARTICLE: ("articles", "article"),
+    Kind.SUPPLIER: ("suppliers", "supplier"),
+    Kind.ORDER: ("orders", "order"),
+    Kind.INVOICE: ("invoices", "invoice"),
+}
+
+
+def _announce(record: SandboxRecord, change: str) -> None:
+    """Write the event in the same transaction as the change, as a stream fed from the database's
+    log would: a change that rolls back announces nothing."""
+    if record.kind not in EVENT_TOPICS:
+        return
+    topic, name = EVENT_TOPICS[record.kind]
+    if change == "updated" and record.kind == Kind.ORDER and record.data.get("Cancelled"):
+        change = "cancelled"
+    SandboxEvent.objects.create(
+        company_id=record.company_id,
+        topic=topic,
+        type=f"{name}-{change}-v1",
+        entity_id=record.key,
+        created_at=record.modified_at,
+    )
+
+
 def _save(record: SandboxRecord) -> SandboxRecord:
     record.modified_at = clock.now_datetime()
     record.save()
+    _announce(record, "updated")
     return record
 
 
 def _create(company: SandboxCompany, kind: str, key, data: dict) -> SandboxRecord:
     now = clock.now_datetime()
-    return SandboxRecord.objects.create(
+    record = SandboxRecord.objects.create(
         company=company, kind=kind, key=str(key), data=data, created_at=now, modified_at=now
     )
+    _announce(record, "created")
+    return record
 
 
 def _next_number(company: SandboxCompany, kind: str, *, start: int = 1) -> int:

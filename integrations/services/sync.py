@@ -254,10 +254,18 @@ def sync_run_finish(
 
 
 def integration_sync(
-    *, integration_id: int, trigger: str, registry: Registry = default_registry
+    *,
+    integration_id: int,
+    trigger: str,
+    registry: Registry = default_registry,
+    objects: dict[str, list[str]] | None = None,
 ) -> SyncRun | None:
     """Run the integration's enabled processes once. Always closes the run it opens, with the
-    status it earned, whatever a process does."""
+    status it earned, whatever a process does.
+
+    With `objects` ({process key: [object reference, …]}, what events announced) it is a targeted
+    run: only those processes run, each through its targeted body for just those objects, and no
+    cursor moves — the scheduled run's pull stays the safety net for whatever no event told."""
     run = sync_run_start(integration_id=integration_id, trigger=trigger)
     if run is None:
         return None
@@ -276,6 +284,12 @@ def integration_sync(
             memory = RunMemory.load(
                 integration, enabled=frozenset(state.process.key for state in states)
             )
+            if objects is not None:
+                states = [
+                    state
+                    for state in states
+                    if objects.get(state.process.key) and state.process.targeted
+                ]
             for state in states:
                 context = ProcessContext(
                     integration=integration,
@@ -294,7 +308,10 @@ def integration_sync(
                     )
                     continue
                 try:
-                    state.process.load_body()(context)
+                    if objects is None:
+                        state.process.load_body()(context)
+                    else:
+                        state.process.load_targeted()(context, objects[state.process.key])
                 except Exception as error:
                     errors.append(_record_crash(context, error))
                     if isinstance(error, SoftTimeLimitExceeded) or getattr(
@@ -302,7 +319,8 @@ def integration_sync(
                     ):
                         break
                 else:
-                    if (state.process.key, PROCESS_OBJECT) in memory.failing:
+                    # A few objects going through says nothing about the whole process.
+                    if objects is None and (state.process.key, PROCESS_OBJECT) in memory.failing:
                         sync_failures_resolve(
                             integration=integration,
                             process=state.process.key,

@@ -109,3 +109,30 @@ def articles_sync(context: ProcessContext) -> None:
         if not sender.send(number):
             return  # rate limited or an outage: the cursor stays, the next run goes on from here
     context.save_cursor(started.isoformat())
+
+
+# A targeted reference of this form stands for every article of a supplier that changed: the
+# supplier event's targeted run sends them again with the supplier's new data.
+SUPPLIER_REF = "supplier:"
+
+
+def articles_sync_objects(context: ProcessContext, refs: list[str]) -> None:
+    """The articles an event named (and the articles of a changed supplier), each through the same
+    sending as a pulled one; the cursor stays where the scheduled pull left it."""
+    integration = context.integration
+    fortnox = fortnox_client_for(integration=integration)
+    sender = ArticleSender(context, fortnox, ongoing_client_for(integration=integration))
+    numbers = []
+    for ref in refs:
+        if ref.startswith(SUPPLIER_REF):
+            numbers += [
+                item["ArticleNumber"]
+                for item in fortnox.articles_list(supplier_number=ref[len(SUPPLIER_REF) :])
+            ]
+        else:
+            numbers.append(ref)
+    numbers = unique(numbers)
+    sender.links.load(numbers)
+    for number in numbers:
+        if not sender.send(number):
+            return

@@ -16,7 +16,7 @@ from integrations.processes import WAREHOUSE_MODULE
 from integrations.selectors import LinkLookup
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
-from ongoing.client import OngoingClient
+from ongoing.client import OngoingClient, OngoingNotFound
 from ongoing.mappers import fulfilment_quantities
 from ongoing.statuses import OrderStatus
 
@@ -185,3 +185,34 @@ def fulfilment_sync(context: ProcessContext) -> None:
         for wms_order in page.items:
             if not reporter.handle(wms_order):
                 return
+
+
+def has_lines_to_report(wms_order: dict) -> bool:
+    """What Ongoing's onlyOrdersWithOrderLinesToReport selects: a picked line whose reported
+    quantity is not the picked one yet."""
+    for line in wms_order.get("orderLines") or []:
+        picked = line.get("pickedNumberOfItems") or 0
+        if picked and line.get("reportedNumberOfItems") != picked:
+            return True
+    return False
+
+
+def fulfilment_sync_objects(context: ProcessContext, refs: list[str]) -> None:
+    """The warehouse orders a webhook named (Ongoing order ids), each reported exactly as a listed
+    one once it has reached the reporting status and has lines to report; any other is skipped."""
+    integration = context.integration
+    wms = ongoing_client_for(integration=integration)
+    reporter = FulfilmentReporter(context, fortnox_client_for(integration=integration), wms)
+    low, high = REPORT_AT[context.options["report_at"]], OrderStatus.RETURNED
+    for ref in dict.fromkeys(refs):
+        try:
+            wms_order = wms.order_get(order_id=int(ref))
+        except OngoingNotFound:
+            continue
+        status = ((wms_order.get("orderInfo") or {}).get("orderStatus") or {}).get("number") or 0
+        if not (low <= status <= high and has_lines_to_report(wms_order)):
+            context.count("skipped")
+            continue
+        reporter.load([wms_order])
+        if not reporter.handle(wms_order):
+            return

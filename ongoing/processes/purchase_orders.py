@@ -267,3 +267,52 @@ def purchase_orders_sync(context: ProcessContext) -> None:
     wms = ongoing_client_for(integration=integration)
     _pull(context, fortnox, wms)
     _receipts(context, fortnox, wms)
+
+
+def _to_report_one(wms_purchase_order: dict, reporter: ReceiptReporter) -> bool:
+    """Whether a warehouse purchase order needs its receipts booked or its completion made: the
+    same two reasons _to_report lists one for."""
+    for line in wms_purchase_order.get("purchaseOrderLines") or []:
+        received = line.get("receivedNumberOfItems") or 0
+        if received and line.get("reportedNumberOfItems") != received:
+            return True
+    info = wms_purchase_order["purchaseOrderInfo"]
+    link = reporter.by_ongoing_id.get(info["purchaseOrderId"])
+    status = (info.get("purchaseOrderStatus") or {}).get("number")
+    return link is not None and link.fortnox_key not in reporter.completed and status in FINISHED
+
+
+def purchase_orders_sync_objects(context: ProcessContext, refs: list[str]) -> None:
+    """The warehouse purchase orders an inbound webhook named (Ongoing ids): their receipts are
+    booked in Fortnox exactly as in a scheduled run. Fortnox publishes no purchase-order events,
+    so the way out (Fortnox → warehouse) stays with the scheduled run."""
+    integration = context.integration
+    fortnox = fortnox_client_for(integration=integration)
+    wms = ongoing_client_for(integration=integration)
+    reporter = ReceiptReporter(context, fortnox, wms)
+    breaker = OutageBreaker()
+    for ref in dict.fromkeys(refs):
+        # Ongoing documents no single purchase-order read; the id cursor's first page starts at it.
+        page = next(iter(wms.purchase_orders_list(id_from=int(ref))), None)
+        found = [
+            item
+            for item in (page.items if page else [])
+            if str(item["purchaseOrderInfo"]["purchaseOrderId"]) == str(ref)
+        ]
+        if not found:
+            continue
+        wms_purchase_order = found[0]
+        reporter.by_ongoing_id.load([wms_purchase_order["purchaseOrderInfo"]["purchaseOrderId"]])
+        if not _to_report_one(wms_purchase_order, reporter):
+            context.count("skipped")
+            continue
+        number = wms_purchase_order["purchaseOrderInfo"]["purchaseOrderNumber"]
+        try:
+            reporter.handle(wms_purchase_order)
+        except SyncError as error:
+            if not object_failed(
+                context, breaker, error, object_type=OBJECT_TYPE, object_ref=number
+            ):
+                return
+            continue
+        breaker.succeeded()

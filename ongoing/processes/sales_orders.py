@@ -231,3 +231,19 @@ def sales_orders_sync(context: ProcessContext) -> None:
         if not sender.handle(items.get(number) or {"DocumentNumber": number}):
             return  # rate limited or an outage: the cursor stays, the next run goes on from here
     context.save_cursor(started.isoformat())
+
+
+def sales_orders_sync_objects(context: ProcessContext, refs: list[str]) -> None:
+    """The orders an event named, each through the same handling as a listed one; the cursor
+    stays where the scheduled pull left it."""
+    integration = context.integration
+    sender = OrderSender(
+        context,
+        fortnox_client_for(integration=integration),
+        ongoing_client_for(integration=integration),
+    )
+    numbers = unique(refs)
+    sender.links.load(numbers)
+    for number in numbers:
+        if not sender.handle({"DocumentNumber": number}):
+            return

@@ -39,6 +39,14 @@ class GoodsOwner(FaultProfile):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="goods_owners")
     name = models.CharField(_("name"), max_length=200)
     organisation_number = models.CharField(_("organisation number"), max_length=20, blank=True)
+    # Ongoing's webhook settings, as a person pastes them in from the integration's settings page:
+    # where order status changes and inbound transactions are posted, with X-Auth-Token.
+    webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True)
+    webhook_token = models.CharField(_("webhook X-Auth-Token"), max_length=200, blank=True)
+    webhook_loss_rate = models.FloatField(
+        default=0,
+        help_text="Share of webhooks (0 to 1) never delivered at all, retries included.",
+    )
 
     class Meta:
         constraints = [
@@ -292,3 +300,26 @@ class InventoryAdjustment(models.Model):
 
     def __str__(self):
         return f"{self.article} {self.number_of_items:+}"
+
+
+class Webhook(models.Model):
+    """One webhook the warehouse owes the goods owner's webhook URL, with Ongoing's retry schedule:
+    delivered by `manage.py sandbox_events`, retried until answered 2xx or a day has passed."""
+
+    goods_owner = models.ForeignKey(GoodsOwner, on_delete=models.CASCADE, related_name="webhooks")
+    event_id = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(max_length=20)
+    body = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    # None once delivered or given up.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["next_attempt_at"], name="sandbox_webhook_due")]
+
+    def __str__(self):
+        return f"{self.kind} {self.event_id}"

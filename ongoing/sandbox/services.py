@@ -28,6 +28,7 @@ from .models import (
     ReturnOrderLine,
     Warehouse,
 )
+from .webhooks import inbound_webhook_owe, order_webhook_owe
 
 Quantities = Mapping[str, Decimal] | None
 
@@ -365,6 +366,8 @@ def _set_status(record, status: int) -> None:
     record.status = status
     record.status_changed_at = record.updated_at = now
     record.save(update_fields=["status", "status_changed_at", "updated_at"])
+    if isinstance(record, Order):
+        order_webhook_owe(order=record)
 
 
 @transaction.atomic
@@ -460,12 +463,14 @@ def purchase_order_receive(
             f"{purchase_order} is {purchase_order.status_text}; nothing more can be received."
         )
     received_any = False
+    received_lines = []
     for line in purchase_order.lines.select_related("article").select_for_update():
         quantity = _quantity_for(quantities, line.row_number, line.to_receive)
         if not quantity:
             continue
         line.received += quantity
         line.save(update_fields=["received"])
+        received_lines.append(line)
         _move_stock(
             Article.objects.select_for_update().get(pk=line.article_id), quantity, arriving=True
         )
@@ -476,6 +481,8 @@ def purchase_order_receive(
     purchase_order.save(update_fields=["last_received_at"])
     if purchase_order.status != PurchaseOrderStatus.INBOUND:
         _set_status(purchase_order, PurchaseOrderStatus.INBOUND)
+    for line in received_lines:
+        inbound_webhook_owe(purchase_order=purchase_order, line=line)
     return purchase_order
 
 
@@ -488,6 +495,7 @@ def purchase_order_close(*, purchase_order: PurchaseOrder, status: int) -> Purch
     if purchase_order.status >= PurchaseOrderStatus.DEFLECTION:
         raise SandboxRefusal(f"{purchase_order} is already {purchase_order.status_text}.")
     _set_status(purchase_order, status)
+    inbound_webhook_owe(purchase_order=purchase_order, line=None)
     return purchase_order
 
 

@@ -1,0 +1,415 @@
+"""The Fortnox event consumer: one WebSocket (reference/fortnox-api.md, "Events") for every active
+tenant whose enabled processes want Fortnox's changes. Each event queues a targeted sync of its
+object and, in the same transaction, stores the event's offset for its tenant and topic, so a
+restart resumes from there: at least once, never lost, duplicates harmless (the pending row and
+the processes' fingerprints absorb them).
+
+The protocol beyond the reference is UNVERIFIED and decided here: offsets are opaque strings,
+resumed per tenant with `add-topics-v1` topics [{"topic", "offsets": {tenantId: offset}}] (events
+after that offset; a tenant without one starts at the newest); `remove-tenants-v1` {"tenantIds"}
+drops a tenant; add-tenants-v1 answers tenantIds {index in accessTokens: tenantId} and
+invalidTokens [index, …]."""
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from fortnox.errors import FortnoxError
+from fortnox.models import FortnoxConnection
+from fortnox.services.tokens import connection_access_token
+from integrations.models import Heartbeat, Integration, ProcessSetting
+from integrations.processes import ARTICLES, SALES_ORDERS, SUPPLIERS
+from integrations.processes import registry as default_registry
+from ongoing.processes.articles import SUPPLIER_REF
+
+from ..models import FortnoxEventOffset
+from .pending import pending_sync_request, targeted_run_queue
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT = "fortnox_events"
+SOURCE = "fortnox"
+# Which topic each process needs; a tenant is subscribed when any of its processes needs one.
+PROCESS_TOPICS = {SALES_ORDERS: "orders", ARTICLES: "articles", SUPPLIERS: "suppliers"}
+TOPIC_ORDER = ("articles", "orders", "suppliers")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One Fortnox tenant on the socket: whose integration it is and what it wants."""
+
+    fortnox_tenant_id: int
+    integration_id: int
+    connection_id: int
+    processes: frozenset[str]
+
+    @property
+    def topics(self) -> set[str]:
+        return {PROCESS_TOPICS[key] for key in self.processes if key in PROCESS_TOPICS}
+
+
+def event_targets(event: dict, processes: frozenset[str]) -> list[tuple[str, str]]:
+    """(process, object reference) pairs an event asks to sync. Deletions are left alone: no
+    process removes an object from the warehouse."""
+    topic, kind, entity = event.get("topic"), str(event.get("type") or ""), event.get("entityId")
+    if entity in (None, "") or kind.endswith("-deleted-v1"):
+        return []
+    entity = str(entity)
+    targets = []
+    if topic == "orders" and SALES_ORDERS in processes:
+        targets.append((SALES_ORDERS, entity))
+    elif topic == "articles" and ARTICLES in processes:
+        targets.append((ARTICLES, entity))
+    elif topic == "suppliers" and SUPPLIERS in processes:
+        targets.append((SUPPLIERS, entity))
+        if ARTICLES in processes:
+            targets.append((ARTICLES, f"{SUPPLIER_REF}{entity}"))
+    return targets
+
+
+def subscribers_wanted(*, registry=default_registry) -> dict[int, Subscriber]:
+    """Active integrations with an active Fortnox connection whose enabled processes need events,
+    by Fortnox tenant id: three queries whatever the number of tenants."""
+    rows = list(
+        Integration.objects.filter(
+            status=Integration.Status.ACTIVE,
+            tenant__fortnox_connection__status=FortnoxConnection.Status.ACTIVE,
+        ).values_list(
+            "pk", "tenant__fortnox_connection__fortnox_tenant_id", "tenant__fortnox_connection__pk"
+        )
+    )
+    stored: dict[int, dict[str, bool]] = {}
+    for integration_id, process, enabled in ProcessSetting.objects.filter(
+        integration_id__in=[row[0] for row in rows], process__in=list(PROCESS_TOPICS)
+    ).values_list("integration_id", "process", "enabled"):
+        stored.setdefault(integration_id, {})[process] = enabled
+    wanted = {}
+    for integration_id, tenant_id, connection_id in rows:
+        switches = stored.get(integration_id, {})
+        processes = frozenset(
+            process.key
+            for process in registry.offered()
+            if process.key in PROCESS_TOPICS and switches.get(process.key, process.default_enabled)
+        )
+        if processes:
+            wanted[tenant_id] = Subscriber(tenant_id, integration_id, connection_id, processes)
+    return wanted
+
+
+def offsets_stored(*, tenant_ids) -> dict[int, dict[str, str]]:
+    offsets: dict[int, dict[str, str]] = {}
+    for tenant_id, topic, offset in FortnoxEventOffset.objects.filter(
+        fortnox_tenant_id__in=list(tenant_ids)
+    ).values_list("fortnox_tenant_id", "topic", "offset"):
+        offsets.setdefault(tenant_id, {})[topic] = offset
+    return offsets
+
+
+def event_take(*, subscriber: Subscriber, event: dict) -> bool:
+    """Queue the event's targeted syncs and store its offset, in one transaction: the offset is
+    committed only with the work it stands for. Returns whether a run was queued."""
+    now = timezone.now()
+    queued = False
+    with transaction.atomic():
+        for process, ref in event_targets(event, subscriber.processes):
+            if pending_sync_request(
+                integration_id=subscriber.integration_id,
+                process=process,
+                object_ref=ref,
+                source=SOURCE,
+                now=now,
+            ):
+                queued = True
+        FortnoxEventOffset.objects.update_or_create(
+            fortnox_tenant_id=subscriber.fortnox_tenant_id,
+            topic=str(event["topic"])[:40],
+            defaults={"offset": str(event["offset"])[:100], "event_at": _event_time(event)},
+        )
+        if queued:
+            targeted_run_queue(integration_id=subscriber.integration_id)
+    return queued
+
+
+def _event_time(event: dict) -> datetime | None:
+    value = event.get("timestamp")
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
+    return parsed
+
+
+class ConsumerStopped(Exception):
+    """The server refused us (wrong client secret, a malformed command): reconnect later."""
+
+
+def _default_connect(url: str):
+    from websockets.sync.client import connect
+
+    return connect(url, open_timeout=10, close_timeout=2, max_size=2**20)
+
+
+@dataclass
+class ConsumerState:
+    """What /healthz and the dashboard show about the consumer."""
+
+    connected: bool = False
+    connected_since: datetime | None = None
+    tenants: int = 0
+    topics: list[str] = field(default_factory=list)
+    last_event_at: datetime | None = None
+    lag_seconds: float | None = None
+    events: int = 0
+    reconnects: int = 0
+    error: str = ""
+
+    def details(self) -> dict:
+        return {
+            "connected": self.connected,
+            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
+            "tenants": self.tenants,
+            "topics": self.topics,
+            "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
+            "lag_seconds": self.lag_seconds,
+            "events": self.events,
+            "reconnects": self.reconnects,
+            "error": self.error,
+        }
+
+
+class FortnoxEventConsumer:
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        client_secret: str | None = None,
+        connect: Callable = _default_connect,
+        reconcile_seconds: float = 5.0,
+        heartbeat_seconds: float = 5.0,
+        recv_timeout: float = 0.5,
+        backoff_seconds: float = 1.0,
+        backoff_max_seconds: float = 60.0,
+    ):
+        self.url = url or settings.FORTNOX_EVENTS_URL
+        self.client_secret = client_secret or settings.FORTNOX_CLIENT_SECRET
+        self.connect = connect
+        self.reconcile_seconds = reconcile_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.recv_timeout = recv_timeout
+        self.backoff_seconds = backoff_seconds
+        self.backoff_max_seconds = backoff_max_seconds
+        self.state = ConsumerState()
+        self.subscribers: dict[int, Subscriber] = {}
+        self._heartbeat_at = 0.0
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self, *, stop: threading.Event) -> None:
+        """Until `stop` is set: connect, consume, and on any failure reconnect with exponential
+        backoff (full jitter), starting over from the stored offsets."""
+        failures = 0
+        while not stop.is_set():
+            close_old_connections()
+            try:
+                wanted = subscribers_wanted()
+                if not wanted:
+                    self._disconnected(error="")
+                    stop.wait(self.reconcile_seconds)
+                    continue
+                got_events = self.session(stop=stop, wanted=wanted)
+                failures = 0 if got_events else failures
+            except Exception as error:
+                logger.warning("fortnox events: %s: %s", error.__class__.__name__, error)
+                self.state.error = f"{error.__class__.__name__}: {error}"[:300]
+            if stop.is_set():
+                break
+            failures += 1
+            self.state.reconnects += 1
+            self._disconnected(error=self.state.error)
+            delay = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** (failures - 1))
+            stop.wait(random.uniform(delay / 2, delay))  # noqa: S311 - jitter, not security
+        self._disconnected(error="stopped")
+
+    def session(self, *, stop: threading.Event, wanted: dict[int, Subscriber]) -> bool:
+        """One connection, until it fails or `stop` is set; True when events arrived on it."""
+        self.subscribers = {}
+        events_before = self.state.events
+        with self.connect(self.url) as socket:
+            self.state.connected = True
+            self.state.connected_since = timezone.now()
+            self.state.error = ""
+            self._add(socket, wanted)
+            socket.send(json.dumps({"command": "subscribe-v1"}))
+            self._beat(force=True)
+            reconciled = time.monotonic()
+            while not stop.is_set():
+                try:
+                    raw = socket.recv(timeout=self.recv_timeout)
+                except TimeoutError:
+                    raw = None
+                if raw is not None:
+                    self.message(raw)
+                if time.monotonic() - reconciled >= self.reconcile_seconds:
+                    self._reconcile(socket)
+                    reconciled = time.monotonic()
+                self._beat()
+        return self.state.events > events_before
+
+    # --- tenants and topics -----------------------------------------------------------------
+
+    def _add(self, socket, wanted: dict[int, Subscriber]) -> None:
+        """add-tenants-v1 with a fresh access token each, then add-topics-v1 with each tenant's
+        stored offsets. A tenant whose token cannot be had now is tried at the next reconcile."""
+        tokens, adding = [], []
+        for subscriber in wanted.values():
+            try:
+                tokens.append(connection_access_token(connection_id=subscriber.connection_id))
+            except FortnoxError as error:
+                logger.info(
+                    "fortnox events: tenant %s left out: %s", subscriber.fortnox_tenant_id, error
+                )
+                continue
+            adding.append(subscriber)
+        if not adding:
+            return
+        socket.send(
+            json.dumps(
+                {
+                    "command": "add-tenants-v1",
+                    "clientSecret": self.client_secret,
+                    "accessTokens": tokens,
+                }
+            )
+        )
+        for subscriber in adding:
+            self.subscribers[subscriber.fortnox_tenant_id] = subscriber
+        offsets = offsets_stored(tenant_ids=[s.fortnox_tenant_id for s in adding])
+        topics = []
+        for topic in TOPIC_ORDER:
+            tenants = [s.fortnox_tenant_id for s in adding if topic in s.topics]
+            if not tenants:
+                continue
+            topics.append(
+                {
+                    "topic": topic,
+                    "offsets": {
+                        str(tenant): offsets[tenant][topic]
+                        for tenant in tenants
+                        if topic in offsets.get(tenant, {})
+                    },
+                }
+            )
+        if topics:
+            socket.send(json.dumps({"command": "add-topics-v1", "topics": topics}))
+        self._counted()
+
+    def _reconcile(self, socket) -> None:
+        """Tenants that activated, reactivated or changed processes are added; those that paused,
+        disconnected or need reactivation are removed."""
+        close_old_connections()
+        wanted = subscribers_wanted()
+        gone = [
+            tenant
+            for tenant, subscriber in self.subscribers.items()
+            if wanted.get(tenant) is None
+            or wanted[tenant].connection_id != subscriber.connection_id
+        ]
+        if gone:
+            socket.send(json.dumps({"command": "remove-tenants-v1", "tenantIds": gone}))
+            for tenant in gone:
+                self.subscribers.pop(tenant, None)
+        changed = {
+            tenant: subscriber
+            for tenant, subscriber in wanted.items()
+            if tenant in self.subscribers and self.subscribers[tenant] != subscriber
+        }
+        for tenant, subscriber in changed.items():
+            # New processes may want a topic the socket does not carry for this tenant yet.
+            if subscriber.topics - self.subscribers[tenant].topics:
+                self.subscribers.pop(tenant)
+            else:
+                self.subscribers[tenant] = subscriber
+        new = {t: s for t, s in wanted.items() if t not in self.subscribers}
+        if new:
+            self._add(socket, new)
+        self._counted()
+
+    def _topics(self) -> set[str]:
+        return {topic for s in self.subscribers.values() for topic in s.topics}
+
+    def _counted(self) -> None:
+        self.state.tenants = len(self.subscribers)
+        self.state.topics = sorted(self._topics())
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def message(self, raw) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            logger.warning("fortnox events: a frame that is not JSON was ignored")
+            return
+        if not isinstance(message, dict):
+            return
+        if "response" in message:
+            self._response(message)
+        elif "topic" in message and "offset" in message:
+            self.event(message)
+
+    def _response(self, message: dict) -> None:
+        if message.get("result") != "ok":
+            raise ConsumerStopped(
+                f"{message.get('response')}: {message.get('message') or message.get('result')}"
+            )
+        if message.get("response") == "add-tenants-v1" and message.get("invalidTokens"):
+            accepted = {
+                int(t) for t in (message.get("tenantIds") or {}).values() if str(t).isdigit()
+            }
+            # Tokens refused (expired between reading and sending): the tenants not accepted are
+            # dropped here and added again at the next reconcile with a fresh token.
+            for tenant in list(self.subscribers):
+                if tenant not in accepted:
+                    self.subscribers.pop(tenant)
+            self._counted()
+
+    def event(self, event: dict) -> None:
+        try:
+            tenant = int(event.get("tenantId"))
+        except (TypeError, ValueError):
+            return
+        subscriber = self.subscribers.get(tenant)
+        if subscriber is None:
+            return  # a tenant removed a moment ago: not ours any more
+        event_take(subscriber=subscriber, event=event)
+        now = timezone.now()
+        self.state.events += 1
+        self.state.last_event_at = now
+        at = _event_time(event)
+        self.state.lag_seconds = round((now - at).total_seconds(), 3) if at else None
+
+    # --- health -----------------------------------------------------------------------------
+
+    def _disconnected(self, *, error: str) -> None:
+        self.state.connected = False
+        self.state.connected_since = None
+        self.state.error = error
+        self.subscribers = {}
+        self._counted()
+        self._beat(force=True)
+
+    def _beat(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._heartbeat_at < self.heartbeat_seconds:
+            return
+        self._heartbeat_at = time.monotonic()
+        Heartbeat.objects.update_or_create(
+            name=HEARTBEAT, defaults={"beat_at": timezone.now(), "details": self.state.details()}
+        )
