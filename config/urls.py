@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("companies/", include("tenants.urls")),
     path("app/api-keys/", include("api.pages_urls")),
+    path("app/webhook/", include("realtime.pages_urls")),
     path("app/", include("integrations.urls")),
     path("fortnox/", include("fortnox.urls")),
     path("ongoing/", include("ongoing.urls")),

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fortnox.models import FortnoxConnection
 from ongoing.models import OngoingConnection
+from realtime.views import settings_context as realtime_settings_context
 from tenants.decorators import tenant_member_required
 from tenants.middleware import SESSION_KEY as CURRENT_TENANT_SESSION_KEY
 
@@ -81,6 +82,7 @@ def settings_view(request):
             "form": form,
             "integration": integration,
             "fortnox_connection": FortnoxConnection.objects.filter(tenant=request.tenant).first(),
+            **realtime_settings_context(request),
         },
     )
 

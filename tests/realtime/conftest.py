@@ -128,16 +128,3 @@ class ClientSession:
         )
         self.posts.append((url, response.status_code))
         return response
-
-
-def ship(order) -> None:
-    """Play the warehouse: stock what is missing, release, pick everything and send (450)."""
-    from ongoing.sandbox import services as warehouse
-
-    for line in order.lines.select_related("article"):
-        missing = line.ordered - line.article.number_of_items
-        if missing > 0 and line.should_be_picked:
-            warehouse.inventory_adjust(article=line.article, number_of_items=missing)
-    warehouse.order_start_picking(order=order)
-    warehouse.order_pick(order=order)
-    warehouse.order_send(order=order)

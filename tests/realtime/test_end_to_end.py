@@ -11,13 +11,14 @@ from fortnox.sandbox import store
 from integrations.models import SyncRun
 from integrations.processes import FULFILMENT, SALES_ORDERS
 from ongoing.models import OngoingConnection
+from ongoing.sandbox import services as warehouse
 from ongoing.sandbox.models import Order
 from ongoing.sandbox.webhooks import webhooks_deliver_due
 from realtime.models import FortnoxEventOffset, PendingSync
 from realtime.services.pending import pending_syncs_run
 from realtime.services.webhooks import webhook_endpoint_for, webhook_url
 from tests.ongoing.processes.support import Kind, records, run
-from tests.realtime.conftest import ClientSession, consume, ship
+from tests.realtime.conftest import ClientSession, consume
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,7 @@ def test_an_order_sent_by_the_warehouse_is_invoiced_through_its_webhook(small_wo
     world.goods_owner.save()
     order = Order.objects.get(goods_owner=world.goods_owner, order_number=number)
 
-    ship(order)
+    warehouse.order_ship(order=order)
     session = ClientSession(client)
     assert webhooks_deliver_due(session=session) == 3
     assert [status for _url, status in session.posts] == [200, 200, 200]
