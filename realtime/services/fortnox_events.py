@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from fortnox.errors import FortnoxError
 from fortnox.models import FortnoxConnection
-from fortnox.services.tokens import connection_access_token
+from fortnox.services.tokens import connection_access_token, connection_token_refresh
 from integrations.models import Heartbeat, Integration, ProcessSetting
 from integrations.processes import ARTICLES, SALES_ORDERS, SUPPLIERS
 from integrations.processes import registry as default_registry
@@ -209,6 +209,9 @@ class FortnoxEventConsumer:
         self.backoff_max_seconds = backoff_max_seconds
         self.state = ConsumerState()
         self.subscribers: dict[int, Subscriber] = {}
+        # Tokens Fortnox refused, by tenant: refreshed before the tenant is added again.
+        self.rejected: dict[int, str] = {}
+        self._sent_tokens: list[tuple[int, str]] = []
         self._heartbeat_at = 0.0
 
     # --- the loop ---------------------------------------------------------------------------
@@ -272,7 +275,7 @@ class FortnoxEventConsumer:
         tokens, adding = [], []
         for subscriber in wanted.values():
             try:
-                tokens.append(connection_access_token(connection_id=subscriber.connection_id))
+                tokens.append(self._token(subscriber))
             except FortnoxError as error:
                 logger.info(
                     "fortnox events: tenant %s left out: %s", subscriber.fortnox_tenant_id, error
@@ -290,6 +293,9 @@ class FortnoxEventConsumer:
                 }
             )
         )
+        self._sent_tokens = [
+            (s.fortnox_tenant_id, token) for s, token in zip(adding, tokens, strict=True)
+        ]
         for subscriber in adding:
             self.subscribers[subscriber.fortnox_tenant_id] = subscriber
         offsets = offsets_stored(tenant_ids=[s.fortnox_tenant_id for s in adding])
@@ -311,6 +317,16 @@ class FortnoxEventConsumer:
         if topics:
             socket.send(json.dumps({"command": "add-topics-v1", "topics": topics}))
         self._counted()
+
+    def _token(self, subscriber: Subscriber) -> str:
+        """The connection's access token; a new one when Fortnox refused this one (expired or
+        revoked early), as the API client does after a 401."""
+        rejected = self.rejected.pop(subscriber.fortnox_tenant_id, "")
+        if rejected:
+            return connection_token_refresh(
+                connection_id=subscriber.connection_id, rejected_access_token=rejected
+            )
+        return connection_access_token(connection_id=subscriber.connection_id)
 
     def _reconcile(self, socket) -> None:
         """Tenants that activated, reactivated or changed processes are added; those that paused,
@@ -371,14 +387,13 @@ class FortnoxEventConsumer:
                 f"{message.get('response')}: {message.get('message') or message.get('result')}"
             )
         if message.get("response") == "add-tenants-v1" and message.get("invalidTokens"):
-            accepted = {
-                int(t) for t in (message.get("tenantIds") or {}).values() if str(t).isdigit()
-            }
-            # Tokens refused (expired between reading and sending): the tenants not accepted are
-            # dropped here and added again at the next reconcile with a fresh token.
-            for tenant in list(self.subscribers):
-                if tenant not in accepted:
-                    self.subscribers.pop(tenant)
+            # Tokens refused (expired or revoked early): those tenants leave, and the next
+            # reconcile adds them again with a refreshed token.
+            for index in message["invalidTokens"]:
+                if isinstance(index, int) and 0 <= index < len(self._sent_tokens):
+                    tenant, token = self._sent_tokens[index]
+                    self.rejected[tenant] = token
+                    self.subscribers.pop(tenant, None)
             self._counted()
 
     def event(self, event: dict) -> None:

@@ -32,8 +32,9 @@ class InProcessSocket:
         self.closed = False
         self.duplicate = False
         self.reverse = False
+        # Events received before the line goes dead (a dropped socket).
         self.fail_after: int | None = None
-        self.received = 0
+        self.events_received = 0
         # Called one at a time whenever the socket has nothing to give: changes a test makes while
         # the consumer is connected.
         self.actions: deque = deque()
@@ -58,7 +59,7 @@ class InProcessSocket:
                 self.inbox.append(json.dumps(event))
                 if self.duplicate:
                     self.inbox.append(json.dumps(event))
-        if self.fail_after is not None and self.received >= self.fail_after:
+        if self.fail_after is not None and self.events_received >= self.fail_after:
             raise ConnectionResetError("the socket was dropped")
         if not self.inbox and self.actions:
             self.actions.popleft()()
@@ -69,8 +70,9 @@ class InProcessSocket:
                 self.stop.set()
             raise TimeoutError
         self.idle = 0
-        self.received += 1
-        return self.inbox.popleft()
+        message = self.inbox.popleft()
+        self.events_received += '"topic"' in message
+        return message
 
 
 @pytest.fixture
@@ -98,11 +100,15 @@ def consume(*, socket_setup=None, actions=(), consumer=None):
 
     stop = threading.Event()
     socket = InProcessSocket(stop)
-    socket.actions.extend(actions)
+    # A deque is shared: what a dropped connection did not get to is left for the next one.
+    socket.actions = actions if isinstance(actions, deque) else deque(actions)
     if socket_setup is not None:
         socket_setup(socket)
     consumer = consumer or FortnoxEventConsumer(
-        url="ws://in-process/topics-v1", client_secret="sandbox-secret", recv_timeout=0
+        url="ws://in-process/topics-v1",
+        client_secret="sandbox-secret",
+        recv_timeout=0,
+        reconcile_seconds=0,
     )
     consumer.connect = lambda url: socket
     consumer.session(stop=stop, wanted=subscribers_wanted())
