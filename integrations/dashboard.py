@@ -125,4 +125,11 @@ def dashboard(*, now: datetime | None = None) -> dict:
         ),
         "chart": _chart(now),
         "chart_days": CHART_DAYS,
+        "events": _realtime(now),
     }
+
+
+def _realtime(now: datetime) -> dict:
+    from realtime.health import events_health, webhooks_health
+
+    return {**events_health(now=now), "webhooks": webhooks_health(now=now)}

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ongoing.statuses import PurchaseOrderStatus
 
 from . import selectors, services
-from .models import Article, Warehouse
+from .models import Article, GoodsOwner, Warehouse
 
 
 class AdjustForm(forms.Form):
@@ -174,4 +174,19 @@ def inventory_adjust(request: HttpRequest, warehouse: str) -> HttpResponse:
         )
     else:
         messages.error(request, _("Choose an article and type a change such as 5 or -2."))
+    return redirect("ongoing_sandbox:home", warehouse=warehouse)
+
+
+@require_POST
+def goods_owner_webhook(request: HttpRequest, warehouse: str, goods_owner_id: int) -> HttpResponse:
+    goods_owner = get_object_or_404(GoodsOwner, pk=goods_owner_id, warehouse__name=warehouse)
+    _act(
+        request,
+        lambda: services.goods_owner_webhook_set(
+            goods_owner=goods_owner,
+            url=request.POST.get("webhook_url", ""),
+            token=request.POST.get("webhook_token", ""),
+        ),
+        _("The webhook settings were saved."),
+    )
     return redirect("ongoing_sandbox:home", warehouse=warehouse)

@@ -578,3 +578,15 @@ def order_ship(*, order: Order) -> Order:
     order_start_picking(order=order)
     order_pick(order=order)
     return order_send(order=order)
+
+
+def goods_owner_webhook_set(*, goods_owner: GoodsOwner, url: str, token: str) -> GoodsOwner:
+    """Ongoing's webhook settings for a goods owner, as a person pastes them in: where order
+    status changes and inbound transactions are posted, and the X-Auth-Token sent with them.
+    An empty address switches webhooks off."""
+    if url and not url.startswith(("http://", "https://")):
+        raise SandboxRefusal("The webhook address starts with http:// or https://.")
+    goods_owner.webhook_url = url.strip()
+    goods_owner.webhook_token = token.strip()
+    goods_owner.save(update_fields=["webhook_url", "webhook_token"])
+    return goods_owner

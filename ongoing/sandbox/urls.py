@@ -18,6 +18,11 @@ urlpatterns = [
         name="purchase_order",
     ),
     path("<slug:warehouse>/operator/adjust/", operator.inventory_adjust, name="adjust"),
+    path(
+        "<slug:warehouse>/operator/goods-owners/<int:goods_owner_id>/webhook/",
+        operator.goods_owner_webhook,
+        name="webhook",
+    ),
     path(f"{API}goodsOwners", api.endpoint(GET=api.goods_owners_get)),
     path(f"{API}articles", api.endpoint(GET=api.articles_get, PUT=api.articles_put)),
     path(f"{API}orders", api.endpoint(GET=api.orders_get, PUT=api.orders_put)),

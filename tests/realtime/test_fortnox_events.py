@@ -296,3 +296,16 @@ def test_a_paused_integration_leaves_the_socket_and_its_events_are_not_taken(sma
     assert {"command": "remove-tenants-v1", "tenantIds": [world.company.tenant_id]} in socket.sent
     assert consumer.state.tenants == 0
     assert not PendingSync.objects.exists()
+
+
+def test_the_admin_dashboard_shows_the_event_stream(staff_client):
+    Heartbeat.objects.create(
+        name=HEARTBEAT,
+        beat_at=timezone.now(),
+        details={"connected": True, "tenants": 3, "lag_seconds": 0.4, "error": ""},
+    )
+
+    html = staff_client.get("/admin/").content.decode()
+
+    assert "companies on the Fortnox event stream (lag 0.4 s, 0 objects waiting)" in html
+    assert "Ongoing webhooks in 24 h (from 0 companies)" in html

@@ -135,3 +135,37 @@ def test_receiving_goods_owes_an_inbound_webhook_per_line(owner, purchase_order)
     bodies = [webhook.body for webhook in Webhook.objects.filter(kind="inbound")]
     assert len(bodies) == purchase_order.lines.count()
     assert {body["purchaseOrder"]["purchaseOrderId"] for body in bodies} == {purchase_order.pk}
+
+
+def test_a_person_sets_the_webhook_on_the_operator_page(client, goods_owner):
+    url = f"/sandbox/ongoing/demolager/operator/goods-owners/{goods_owner.pk}/webhook/"
+
+    response = client.post(
+        url,
+        {"webhook_url": "http://localhost:8000/hooks/ongoing/abc/", "webhook_token": "s3cret"},
+        follow=True,
+    )
+
+    goods_owner.refresh_from_db()
+    assert "The webhook settings were saved." in response.content.decode()
+    assert goods_owner.webhook_url == "http://localhost:8000/hooks/ongoing/abc/"
+    assert goods_owner.webhook_token == "s3cret"
+    assert 'value="s3cret"' in client.get("/sandbox/ongoing/demolager/").content.decode()
+
+
+def test_a_script_sets_the_webhook_with_the_command(goods_owner):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "sandbox_warehouse", "webhook", "https://x.example/hooks/ongoing/t/", "k", stdout=out
+    )
+
+    goods_owner.refresh_from_db()
+    assert (goods_owner.webhook_url, goods_owner.webhook_token) == (
+        "https://x.example/hooks/ongoing/t/",
+        "k",
+    )
+    assert "https://x.example/hooks/ongoing/t/" in out.getvalue()

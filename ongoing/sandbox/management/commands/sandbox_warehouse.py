@@ -7,6 +7,7 @@ manage.py sandbox_warehouse receive PO7 1=5
 manage.py sandbox_warehouse close PO7 received
 manage.py sandbox_warehouse return 1001 1=1 --cause Broken
 manage.py sandbox_warehouse adjust A100 -2 --comment "Dropped on the floor"
+manage.py sandbox_warehouse webhook https://…/hooks/ongoing/<token>/ <secret>   # "" switches off
 """
 
 from decimal import Decimal, InvalidOperation
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ongoing.sandbox import services
-from ongoing.sandbox.models import Article, Order, PurchaseOrder, Warehouse
+from ongoing.sandbox.models import Article, GoodsOwner, Order, PurchaseOrder, Warehouse
 from ongoing.sandbox.seed import WAREHOUSE_NAME
 from ongoing.statuses import PurchaseOrderStatus
 
@@ -73,6 +74,11 @@ class Command(BaseCommand):
         adjust.add_argument("article_number")
         adjust.add_argument("change")
         adjust.add_argument("--comment", default="")
+        webhook = actions.add_parser(
+            "webhook", help="Post order status changes and inbound transactions to URL."
+        )
+        webhook.add_argument("url")
+        webhook.add_argument("token", nargs="?", default="")
 
     def handle(self, *args, **options):
         if not settings.SANDBOX_ENABLED:
@@ -91,6 +97,17 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(message))
 
     def _act(self, action: str, scope: dict, options: dict) -> str:
+        if action == "webhook":
+            owners = GoodsOwner.objects.filter(
+                warehouse=scope["goods_owner__warehouse"],
+                **({"pk": scope["goods_owner_id"]} if "goods_owner_id" in scope else {}),
+            )
+            if owners.count() != 1:
+                raise CommandError("Give --goods-owner: the warehouse has several.")
+            owner = services.goods_owner_webhook_set(
+                goods_owner=owners.get(), url=options["url"], token=options["token"]
+            )
+            return f"Webhooks of {owner}: {owner.webhook_url or 'off'}."
         if action == "adjust":
             article = self._one(Article, scope, article_number=options["article_number"])
             try:
