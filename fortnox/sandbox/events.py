@@ -228,12 +228,21 @@ class EventServer:
     async def handler(self, socket) -> None:
         session = Session()
         pusher = asyncio.create_task(self._push(socket, session))
+        pusher.add_done_callback(lambda task: self._pusher_done(task, socket))
         try:
             async for raw in socket:
                 reply = await sync_to_async(self._command)(session, raw)
                 await socket.send(json.dumps(reply))
         finally:
             pusher.cancel()
+
+    @staticmethod
+    def _pusher_done(task: asyncio.Task, socket) -> None:
+        """A pusher that failed (the database went away) closes its socket, so the client
+        reconnects and resumes from its offsets instead of waiting on a silent line."""
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("sandbox events: pushing failed", exc_info=task.exception())
+            socket.transport.abort()
 
     @staticmethod
     def _command(session: Session, raw) -> dict:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -148,6 +148,13 @@ def _event_time(event: dict) -> datetime | None:
     return parsed
 
 
+def _fresh_connection() -> None:
+    """A long-running process drops a database connection that broke or outlived CONN_MAX_AGE,
+    as Django does around each request; never inside a transaction (a test's)."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 class ConsumerStopped(Exception):
     """The server refused us (wrong client secret, a malformed command): reconnect later."""
 
@@ -212,6 +219,9 @@ class FortnoxEventConsumer:
         # Tokens Fortnox refused, by tenant: refreshed before the tenant is added again.
         self.rejected: dict[int, str] = {}
         self._sent_tokens: list[tuple[int, str]] = []
+        # Commands sent and not yet answered: none means Fortnox has every subscription we asked
+        # for (it answers in order).
+        self.unanswered = 0
         self._heartbeat_at = 0.0
 
     # --- the loop ---------------------------------------------------------------------------
@@ -221,7 +231,7 @@ class FortnoxEventConsumer:
         backoff (full jitter), starting over from the stored offsets."""
         failures = 0
         while not stop.is_set():
-            close_old_connections()
+            _fresh_connection()
             try:
                 wanted = subscribers_wanted()
                 if not wanted:
@@ -245,13 +255,14 @@ class FortnoxEventConsumer:
     def session(self, *, stop: threading.Event, wanted: dict[int, Subscriber]) -> bool:
         """One connection, until it fails or `stop` is set; True when events arrived on it."""
         self.subscribers = {}
+        self.unanswered = 0
         events_before = self.state.events
         with self.connect(self.url) as socket:
             self.state.connected = True
             self.state.connected_since = timezone.now()
             self.state.error = ""
             self._add(socket, wanted)
-            socket.send(json.dumps({"command": "subscribe-v1"}))
+            self._send(socket, {"command": "subscribe-v1"})
             self._beat(force=True)
             reconciled = time.monotonic()
             while not stop.is_set():
@@ -284,14 +295,13 @@ class FortnoxEventConsumer:
             adding.append(subscriber)
         if not adding:
             return
-        socket.send(
-            json.dumps(
-                {
-                    "command": "add-tenants-v1",
-                    "clientSecret": self.client_secret,
-                    "accessTokens": tokens,
-                }
-            )
+        self._send(
+            socket,
+            {
+                "command": "add-tenants-v1",
+                "clientSecret": self.client_secret,
+                "accessTokens": tokens,
+            },
         )
         self._sent_tokens = [
             (s.fortnox_tenant_id, token) for s, token in zip(adding, tokens, strict=True)
@@ -315,8 +325,12 @@ class FortnoxEventConsumer:
                 }
             )
         if topics:
-            socket.send(json.dumps({"command": "add-topics-v1", "topics": topics}))
+            self._send(socket, {"command": "add-topics-v1", "topics": topics})
         self._counted()
+
+    def _send(self, socket, command: dict) -> None:
+        socket.send(json.dumps(command))
+        self.unanswered += 1
 
     def _token(self, subscriber: Subscriber) -> str:
         """The connection's access token; a new one when Fortnox refused this one (expired or
@@ -331,7 +345,7 @@ class FortnoxEventConsumer:
     def _reconcile(self, socket) -> None:
         """Tenants that activated, reactivated or changed processes are added; those that paused,
         disconnected or need reactivation are removed."""
-        close_old_connections()
+        _fresh_connection()
         wanted = subscribers_wanted()
         gone = [
             tenant
@@ -340,7 +354,7 @@ class FortnoxEventConsumer:
             or wanted[tenant].connection_id != subscriber.connection_id
         ]
         if gone:
-            socket.send(json.dumps({"command": "remove-tenants-v1", "tenantIds": gone}))
+            self._send(socket, {"command": "remove-tenants-v1", "tenantIds": gone})
             for tenant in gone:
                 self.subscribers.pop(tenant, None)
         changed = {
@@ -382,6 +396,7 @@ class FortnoxEventConsumer:
             self.event(message)
 
     def _response(self, message: dict) -> None:
+        self.unanswered = max(0, self.unanswered - 1)
         if message.get("result") != "ok":
             raise ConsumerStopped(
                 f"{message.get('response')}: {message.get('message') or message.get('result')}"
