@@ -1,8 +1,11 @@
 """The base of every outgoing HTTP session (one per provider, see fortnox/client.py and
 ongoing/client.py): a timeout on every call, redirects never followed (a redirect could carry our
-credentials to another host), no proxy or .netrc taken from the environment, and our name in the
-User-Agent."""
+credentials to another host), no proxy or .netrc taken from the environment, our name in the
+User-Agent, and no answer read beyond MAX_RESPONSE_BYTES. json_body reads an answer strictly: UTF-8
+JSON, or UnreadableBody saying in words what came instead."""
 
+import codecs
+import html
 import json
 import re
 from typing import Any
@@ -31,10 +34,27 @@ TRANSPORT_RETRY = Retry(
 )
 
 
+# No answer of either API comes near this (a full Fortnox page of 500 articles is a few hundred
+# kB); anything larger is a broken proxy or a hostile server, and is not read into memory.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
+
+
+class ResponseTooLarge(requests.RequestException):
+    """The answer (after decompression) is larger than the session reads; the rest was left
+    unread and the connection closed."""
+
+
 class HardenedSession(requests.Session):
-    def __init__(self, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ):
         super().__init__()
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.max_redirects = 0
         self.trust_env = False
         self.headers["User-Agent"] = USER_AGENT
@@ -45,7 +65,79 @@ class HardenedSession(requests.Session):
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
         kwargs["allow_redirects"] = False
-        return super().request(method, url, **kwargs)
+        kwargs["stream"] = True
+        response = super().request(method, url, **kwargs)
+        _read_capped(response, limit=self.max_response_bytes)
+        return response
+
+
+def _read_capped(response: requests.Response, *, limit: int) -> None:
+    """Read the body into response.content, refusing it at `limit` bytes: by its Content-Length
+    before reading anything, or while reading (decompressed bytes count, so a compressed bomb is
+    cut off too)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise ResponseTooLarge(_too_large(limit), response=response)
+    chunks = []
+    size = 0
+    for chunk in response.iter_content(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            raise ResponseTooLarge(_too_large(limit), response=response)
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+
+
+def _too_large(limit: int) -> str:
+    return f"it is larger than {limit // (1024 * 1024)} MB"
+
+
+class UnreadableBody(ValueError):
+    """An answer that is not a JSON document; str() says what it is instead, for a failure's
+    message."""
+
+
+HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(content: bytes) -> Any:
+    """The JSON document in an answer's body. JSON travels as UTF-8 (RFC 8259): other bytes are
+    refused rather than guessed at, since a wrong guess would send garbled names on to the other
+    system; NaN and Infinity are refused as not JSON."""
+    if content.startswith(codecs.BOM_UTF8):
+        content = content[len(codecs.BOM_UTF8) :]
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableBody(f"text that is not valid UTF-8 (at byte {error.start})") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise UnreadableBody("JSON nested too deeply to read") from None
+    except ValueError:
+        raise UnreadableBody(_what_instead_of_json(text)) from None
+
+
+def _what_instead_of_json(text: str) -> str:
+    stripped = text.lstrip()
+    if not stripped:
+        return "an empty answer"
+    if stripped.startswith("<"):
+        title = HTML_TITLE.search(stripped[:20_000])
+        if title:
+            name = " ".join(html.unescape(title.group(1)).split())[:100]
+            return f"an HTML page (“{name}”) instead of JSON"
+        return "an HTML page instead of JSON"
+    if stripped[:1] in "{[":
+        return "broken JSON (cut short or malformed)"
+    return "something that is not JSON"
 
 
 # Keys whose values never leave the process in a failure's details.
@@ -73,7 +165,7 @@ def _masked_body(body: bytes | str | None) -> Any:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         return masked(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):
         return text[:EXCHANGE_BODY_LIMIT]
 
 
