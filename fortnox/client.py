@@ -15,7 +15,13 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.http import HardenedSession, exchange_record
+from integrations.http import (
+    HardenedSession,
+    ResponseTooLarge,
+    UnreadableBody,
+    exchange_record,
+    json_body,
+)
 from integrations.metering import count_request
 
 from .errors import (
@@ -29,6 +35,7 @@ from .errors import (
     FortnoxNotFound,
     FortnoxRateLimited,
     FortnoxUnavailable,
+    FortnoxUnexpectedAnswer,
     FortnoxValidationError,
     parse_error_body,
 )
@@ -40,6 +47,9 @@ PAGE_SIZE = 500  # Fortnox's maximum `limit`
 # Without Retry-After, wait 1, 2, 4, … seconds, never longer than this.
 MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 60.0
+# The longest key (article, order, supplier number, id) we accept in a listing: Fortnox's own
+# numbers are far shorter, and our records store at most this many characters.
+MAX_KEY_LENGTH = 50
 # Item ids per stock-balance request, to keep the query string short.
 STOCK_BALANCE_BATCH = 100
 MAX_CUSTOM_DOCUMENT_ID_LENGTH = 25
@@ -155,8 +165,23 @@ class FortnoxClient:
 
     # --- transport --------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, params=None, json=None) -> Any:
-        """Send one logical request; returns the decoded JSON (None for an empty answer)."""
+    def request(
+        self, method: str, path: str, *, params=None, json=None, envelope: str | None = None
+    ) -> Any:
+        """Send one logical request; returns the decoded JSON (None for an empty answer), or with
+        `envelope` the object under that key, which must be there."""
+        call = f"{method} {path.lstrip('/')}"
+        body = self._request(method, path, params=params, json=json)
+        if envelope is None:
+            return body
+        value = body.get(envelope) if isinstance(body, dict) else None
+        if not isinstance(value, dict):
+            raise FortnoxUnexpectedAnswer(
+                f"the answer to {call} lacks the {envelope} object (it is {_shape(body)})."
+            )
+        return value
+
+    def _request(self, method: str, path: str, *, params=None, json=None) -> Any:
         url = f"{self.base_url}/{path.lstrip('/')}"
         token = self.tokens.access_token()
         refreshed = False
@@ -173,7 +198,7 @@ class FortnoxClient:
                 self.sleep(self._retry_delay(response, attempt=rate_limited))
                 rate_limited += 1
                 continue
-            return self._result(response)
+            return self._result(response, call=f"{method} {path.lstrip('/')}")
 
     def _send(self, method, url, *, token, params, json) -> requests.Response:
         self.throttle.acquire(self.tokens.throttle_key)
@@ -186,6 +211,11 @@ class FortnoxClient:
                 json=json,
                 headers={"Authorization": f"Bearer {token}"},
             )
+        except ResponseTooLarge as error:
+            raise FortnoxUnavailable(
+                f"the answer to {method} {url.removeprefix(self.base_url + '/')} was not read: "
+                f"{error}."
+            ) from None
         except requests.RequestException as error:
             raise FortnoxUnavailable(
                 f"Fortnox could not be reached ({error.__class__.__name__})."
@@ -194,8 +224,8 @@ class FortnoxClient:
     @staticmethod
     def _body(response: requests.Response):
         try:
-            return response.json()
-        except ValueError:
+            return json_body(response.content)
+        except UnreadableBody:
             return None
 
     def _token_rejected(self, response: requests.Response) -> bool:
@@ -232,15 +262,17 @@ class FortnoxClient:
             return min(max(retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
         return min(2.0**attempt, MAX_BACKOFF_SECONDS)
 
-    def _result(self, response: requests.Response) -> Any:
+    def _result(self, response: requests.Response, *, call: str) -> Any:
         status = response.status_code
         if 200 <= status < 300:
             if not response.content:
                 return None
-            body = self._body(response)
-            if body is None:
-                raise FortnoxUnavailable("Fortnox answered with something that is not JSON.")
-            return body
+            try:
+                return json_body(response.content)
+            except UnreadableBody as unreadable:
+                error = FortnoxUnavailable(f"the answer to {call} is {unreadable}.", status=status)
+                error.exchange = exchange_record(response)
+                raise error from None
         error = self._error(response)
         error.exchange = exchange_record(response)
         raise error
@@ -265,16 +297,25 @@ class FortnoxClient:
             return FortnoxValidationError(message, status=status, code=code)
         return FortnoxUnavailable(message, status=status, code=code)
 
-    def _pages(self, path: str, collection: str, params: dict) -> Iterator[dict]:
-        """Every item of a classic list, page by page (`limit`=500)."""
+    def _pages(self, path: str, collection: str, params: dict, *, key: str) -> Iterator[dict]:
+        """Every item of a classic list, page by page (`limit`=500). Each item is an object with
+        its `key` (e.g. ArticleNumber) a number or a short text; a page that breaks this is
+        refused whole, before any of its items is handed on."""
         page = 1
         while True:
             body = self.request("GET", path, params={**params, "limit": PAGE_SIZE, "page": page})
-            items = (body or {}).get(collection) or []
+            call = f"GET {path} (page {page})"
+            items = body.get(collection) if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise FortnoxUnexpectedAnswer(
+                    f"the answer to {call} lacks the list of {collection} (it is {_shape(body)})."
+                )
+            for position, item in enumerate(items, start=1):
+                _check_key(item, key, what=f"the answer to {call} has item {position}")
             yield from items
-            meta = (body or {}).get("MetaInformation") or {}
+            meta = body.get("MetaInformation")
             try:
-                total_pages = int(meta.get("@TotalPages", 1))
+                total_pages = int(meta.get("@TotalPages", 1)) if isinstance(meta, dict) else 1
             except (TypeError, ValueError):
                 total_pages = 1
             if page >= total_pages or not items:
@@ -293,7 +334,7 @@ class FortnoxClient:
     # --- company --------------------------------------------------------------------------
 
     def company_information(self) -> dict:
-        return self.request("GET", "3/companyinformation")["CompanyInformation"]
+        return self.request("GET", "3/companyinformation", envelope="CompanyInformation")
 
     # --- articles -------------------------------------------------------------------------
 
@@ -305,15 +346,18 @@ class FortnoxClient:
         params = self._list_params(
             lastmodified=lastmodified, filter=filter, suppliernumber=supplier_number, ean=ean
         )
-        return self._pages("3/articles", "Articles", params)
+        return self._pages("3/articles", "Articles", params, key="ArticleNumber")
 
     def article_get(self, article_number: str) -> dict:
-        return self.request("GET", f"3/articles/{_segment(article_number)}")["Article"]
+        return self.request("GET", f"3/articles/{_segment(article_number)}", envelope="Article")
 
     def article_update(self, article_number: str, fields: dict) -> dict:
         return self.request(
-            "PUT", f"3/articles/{_segment(article_number)}", json={"Article": fields}
-        )["Article"]
+            "PUT",
+            f"3/articles/{_segment(article_number)}",
+            json={"Article": fields},
+            envelope="Article",
+        )
 
     def article_stock_update(self, article_number: str, quantity) -> dict:
         return self.article_update(article_number, {"QuantityInStock": quantity})
@@ -322,17 +366,17 @@ class FortnoxClient:
 
     def suppliers_list(self, *, lastmodified=None, filter=None) -> Iterator[dict]:
         params = self._list_params(lastmodified=lastmodified, filter=filter)
-        return self._pages("3/suppliers", "Suppliers", params)
+        return self._pages("3/suppliers", "Suppliers", params, key="SupplierNumber")
 
     def supplier_get(self, supplier_number: str) -> dict:
-        return self.request("GET", f"3/suppliers/{_segment(supplier_number)}")["Supplier"]
+        return self.request("GET", f"3/suppliers/{_segment(supplier_number)}", envelope="Supplier")
 
     def customers_list(self, *, lastmodified=None, filter=None) -> Iterator[dict]:
         params = self._list_params(lastmodified=lastmodified, filter=filter)
-        return self._pages("3/customers", "Customers", params)
+        return self._pages("3/customers", "Customers", params, key="CustomerNumber")
 
     def customer_get(self, customer_number: str) -> dict:
-        return self.request("GET", f"3/customers/{_segment(customer_number)}")["Customer"]
+        return self.request("GET", f"3/customers/{_segment(customer_number)}", envelope="Customer")
 
     # --- orders and invoices --------------------------------------------------------------
 
@@ -353,10 +397,10 @@ class FortnoxClient:
             notcompleted=None if notcompleted is None else str(notcompleted).lower(),
             sortby=sortby,
         )
-        return self._pages("3/orders", "Orders", params)
+        return self._pages("3/orders", "Orders", params, key="DocumentNumber")
 
     def order_get(self, document_number) -> dict:
-        return self.request("GET", f"3/orders/{_segment(document_number)}")["Order"]
+        return self.request("GET", f"3/orders/{_segment(document_number)}", envelope="Order")
 
     def order_quantities_update(
         self,
@@ -371,8 +415,14 @@ class FortnoxClient:
         delivered = {str(row_id): value for row_id, value in (delivered or {}).items()}
         ordered = {str(row_id): value for row_id, value in (ordered or {}).items()}
         order = self.order_get(document_number)
+        order_rows = order.get("OrderRows") or []
+        if not isinstance(order_rows, list) or not all(isinstance(row, dict) for row in order_rows):
+            raise FortnoxUnexpectedAnswer(
+                f"the answer to GET 3/orders/{document_number} has OrderRows that are not a list "
+                "of rows."
+            )
         rows = []
-        for row in order.get("OrderRows") or []:
+        for row in order_rows:
             row_id = str(row.get("RowId"))
             sent_row = {key: row[key] for key in ORDER_ROW_WRITABLE_FIELDS if key in row}
             if row_id in delivered:
@@ -386,28 +436,36 @@ class FortnoxClient:
                 f"Order {document_number} has no row with RowId {unknown}.", code=None
             )
         return self.request(
-            "PUT", f"3/orders/{_segment(document_number)}", json={"Order": {"OrderRows": rows}}
-        )["Order"]
+            "PUT",
+            f"3/orders/{_segment(document_number)}",
+            json={"Order": {"OrderRows": rows}},
+            envelope="Order",
+        )
 
     def order_invoice_create(self, document_number) -> dict:
         """Invoice the delivered quantities; Fortnox makes a back order of the rest."""
-        return self.request("PUT", f"3/orders/{_segment(document_number)}/createinvoice")["Invoice"]
+        return self.request(
+            "PUT", f"3/orders/{_segment(document_number)}/createinvoice", envelope="Invoice"
+        )
 
     def order_cancel(self, document_number) -> dict:
-        return self.request("PUT", f"3/orders/{_segment(document_number)}/cancel")["Order"]
+        return self.request("PUT", f"3/orders/{_segment(document_number)}/cancel", envelope="Order")
 
     def order_warehouse_ready(self, document_number) -> dict:
-        body = self.request("PUT", f"3/orders/{_segment(document_number)}/warehouseready")
-        return (body or {}).get("Order", body)
+        path = f"3/orders/{_segment(document_number)}/warehouseready"
+        body = _object(self.request("PUT", path), call=f"PUT {path}", empty_ok=True)
+        order = body.get("Order", body)
+        return _object(order, call=f"PUT {path}")
 
     def invoice_get(self, document_number) -> dict:
-        return self.request("GET", f"3/invoices/{_segment(document_number)}")["Invoice"]
+        return self.request("GET", f"3/invoices/{_segment(document_number)}", envelope="Invoice")
 
     # --- warehouse module (camelCase, unwrapped) ------------------------------------------
 
     def warehouse_tenant(self) -> dict:
         """{"tenantId": …, "activated": bool}: whether Fortnox Lager is on."""
-        return self.request("GET", "api/warehouse/tenants-v4")
+        path = "api/warehouse/tenants-v4"
+        return _object(self.request("GET", path), call=f"GET {path}")
 
     def warehouse_stock_balance(
         self, *, item_ids: list[str], stock_point_codes: list[str] | None = None
@@ -417,9 +475,8 @@ class FortnoxClient:
             params = {"itemIds": ",".join(item_ids[start : start + STOCK_BALANCE_BATCH])}
             if stock_point_codes:
                 params["stockPointCodes"] = ",".join(stock_point_codes)
-            balances.extend(
-                self.request("GET", "api/warehouse/status-v1/stockbalance", params=params) or []
-            )
+            path = "api/warehouse/status-v1/stockbalance"
+            balances.extend(_objects(self.request("GET", path, params=params), call=f"GET {path}"))
         return balances
 
     @staticmethod
@@ -439,28 +496,30 @@ class FortnoxClient:
     ) -> dict:
         """Create or save (PUT) under our own id, which makes a retried save harmless."""
         path = self._custom_document_path(direction, document_type, document_id)
-        return self.request("PUT", path, json=document)
+        return _object(self.request("PUT", path, json=document), call=f"PUT {path}", empty_ok=True)
 
     def custom_document_release(
         self, *, direction: str, document_type: str, document_id: str
     ) -> dict:
         """Book the document: the stock moves."""
-        path = self._custom_document_path(direction, document_type, document_id)
-        return self.request("PUT", f"{path}/release")
+        path = f"{self._custom_document_path(direction, document_type, document_id)}/release"
+        return _object(self.request("PUT", path), call=f"PUT {path}", empty_ok=True)
 
     def incoming_goods_create(self, document: dict) -> dict:
-        return self.request("POST", "api/warehouse/incominggoods-v1/", json=document)
+        """The created incoming goods; its "id" is what release and complete take."""
+        path = "api/warehouse/incominggoods-v1/"
+        created = _object(self.request("POST", path, json=document), call=f"POST {path}")
+        _check_key(created, "id", what=f"the answer to POST {path} is incoming goods")
+        return created
 
     def incoming_goods_release(self, incoming_goods_id) -> dict:
-        return self.request(
-            "PUT", f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/release"
-        )
+        path = f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/release"
+        return _object(self.request("PUT", path), call=f"PUT {path}", empty_ok=True)
 
     def incoming_goods_complete(self, incoming_goods_id, *, booking_date: str) -> dict:
-        return self.request(
-            "PUT",
-            f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/completed",
-            json=booking_date,
+        path = f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/completed"
+        return _object(
+            self.request("PUT", path, json=booking_date), call=f"PUT {path}", empty_ok=True
         )
 
     def purchase_orders_list(
@@ -469,12 +528,64 @@ class FortnoxClient:
         params = {"state": state}
         if purchase_type:
             params["purchaseType"] = purchase_type
-        return self.request("GET", "api/warehouse/purchaseorders-v1", params=params) or []
+        path = "api/warehouse/purchaseorders-v1"
+        listed = _objects(self.request("GET", path, params=params), call=f"GET {path}")
+        for position, item in enumerate(listed, start=1):
+            _check_key(item, "id", what=f"the answer to GET {path} has item {position}")
+        return listed
 
     def purchase_order_get(self, purchase_order_id) -> dict:
-        return self.request("GET", f"api/warehouse/purchaseorders-v1/{_segment(purchase_order_id)}")
+        path = f"api/warehouse/purchaseorders-v1/{_segment(purchase_order_id)}"
+        return _object(self.request("GET", path), call=f"GET {path}")
 
     def purchase_order_complete(self, purchase_order_id) -> dict:
-        return self.request(
-            "PUT", f"api/warehouse/purchaseorders-v1/{_segment(purchase_order_id)}/complete"
+        path = f"api/warehouse/purchaseorders-v1/{_segment(purchase_order_id)}/complete"
+        return _object(self.request("PUT", path), call=f"PUT {path}", empty_ok=True)
+
+
+def _shape(value: Any) -> str:
+    """What an answer was, in words, for a failure's message (never its content)."""
+    if value is None:
+        return "an empty answer"
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(str(key) for key in value)[:5])
+        return f"an object with {keys}" if keys else "an empty object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def _object(body: Any, *, call: str, empty_ok: bool = False) -> dict:
+    """The answer as an object; with `empty_ok`, an empty answer is an empty object."""
+    if body is None and empty_ok:
+        return {}
+    if not isinstance(body, dict):
+        raise FortnoxUnexpectedAnswer(
+            f"the answer to {call} is {_shape(body)} where an object belongs."
+        )
+    return body
+
+
+def _objects(body: Any, *, call: str) -> list[dict]:
+    """The answer as a list of objects; an empty answer is an empty list."""
+    if body is None:
+        return []
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise FortnoxUnexpectedAnswer(
+            f"the answer to {call} is {_shape(body)} where a list of objects belongs."
+        )
+    return body
+
+
+def _check_key(item: Any, key: str, *, what: str) -> None:
+    """An item must carry its key as a number or a short text, since it names the object in our
+    records and in the next request's path."""
+    value = item.get(key) if isinstance(item, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise FortnoxUnexpectedAnswer(f"{what} without a {key}.")
+    text = str(value).strip()
+    if not text or len(text) > MAX_KEY_LENGTH or not text.isprintable():
+        raise FortnoxUnexpectedAnswer(
+            f"{what} whose {key} is empty, longer than {MAX_KEY_LENGTH} characters or holds "
+            "control characters."
         )

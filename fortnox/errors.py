@@ -32,7 +32,14 @@ class FortnoxError(SyncError):
 
 
 class FortnoxUnavailable(FortnoxError):
-    """Network error, timeout, 5xx or an unreadable answer: transient, try again later."""
+    """Network error, timeout, 5xx or an unreadable answer (an HTML page, broken JSON, too large):
+    transient, try again later."""
+
+
+class FortnoxUnexpectedAnswer(FortnoxError):
+    """Fortnox answered JSON, but not in the shape the call promises (a missing envelope, a list
+    where an object belongs, a listed item without its key). Recorded on the object or listing it
+    concerns; the next run asks again."""
 
 
 class FortnoxAuthError(FortnoxError):

@@ -11,13 +11,17 @@ from django.utils import timezone
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from integrations.http import HardenedSession
+from integrations.http import HardenedSession, ResponseTooLarge, UnreadableBody, json_body
 from integrations.metering import count_request
 
 from .errors import FortnoxUnavailable, OAuthError, OAuthInvalidGrant
 
 # Fortnox says "Invalid refresh token" in error_description; some answers carry only that text.
 INVALID_REFRESH_TOKEN = "invalid refresh token"  # noqa: S105 - an error text, not a secret
+# Fortnox's access tokens live an hour; an answer claiming more (or less than nothing) is held to
+# these bounds, so the refresh ahead of expiry still happens.
+MIN_TOKEN_LIFETIME_SECONDS = 0
+MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -73,17 +77,32 @@ def _token_request(data: dict[str, str], *, what: str) -> dict:
             auth=HTTPBasicAuth(settings.FORTNOX_CLIENT_ID, settings.FORTNOX_CLIENT_SECRET),
             headers={"Accept": "application/json"},
         )
+    except ResponseTooLarge as error:
+        raise FortnoxUnavailable(
+            f"The Fortnox auth server's answer during {what} was not read: {error}."
+        ) from None
     except requests.RequestException as error:
         raise FortnoxUnavailable(
             f"The Fortnox auth server could not be reached during {what} "
             f"({error.__class__.__name__})."
         ) from None
     try:
-        body = response.json()
-    except ValueError:
+        body = json_body(response.content)
+    except UnreadableBody as unreadable:
         body = None
+        if response.status_code == 200:
+            raise FortnoxUnavailable(
+                f"The Fortnox auth server answered {what} with {unreadable}.", status=200
+            ) from None
     status = response.status_code
     if status == 200 and isinstance(body, dict) and body.get("access_token"):
+        if not isinstance(body["access_token"], str) or not isinstance(
+            body.get("refresh_token") or "", str
+        ):
+            raise FortnoxUnavailable(
+                f"The Fortnox auth server answered {what} with tokens that are not text.",
+                status=status,
+            )
         return body
     if not isinstance(body, dict) or status >= 500 or status in (408, 429) or status < 400:
         raise FortnoxUnavailable(
@@ -99,13 +118,14 @@ def _token_request(data: dict[str, str], *, what: str) -> dict:
 def _token_set(body: dict) -> TokenSet:
     try:
         lifetime = int(body.get("expires_in") or 3600)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         lifetime = 3600
+    lifetime = min(max(lifetime, MIN_TOKEN_LIFETIME_SECONDS), MAX_TOKEN_LIFETIME_SECONDS)
     return TokenSet(
-        access_token=str(body["access_token"]),
-        refresh_token=str(body.get("refresh_token") or ""),
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token") or "",
         expires_at=timezone.now() + timedelta(seconds=lifetime),
-        scopes=str(body.get("scope") or "").split(),
+        scopes=body["scope"].split() if isinstance(body.get("scope"), str) else [],
     )
 
 

@@ -226,32 +226,40 @@ def test_paging_with_limit_500_and_list_params(client, api):
 
 
 @pytest.mark.parametrize(
-    ("call", "path", "collection", "params"),
+    ("call", "path", "collection", "params", "item"),
     [
         (
             lambda c: c.suppliers_list(filter="active"),
             "suppliers",
             "Suppliers",
             {"filter": "active"},
+            {"SupplierNumber": "1"},
         ),
-        (lambda c: c.customers_list(), "customers", "Customers", {}),
+        (lambda c: c.customers_list(), "customers", "Customers", {}, {"CustomerNumber": 7}),
         (
             lambda c: c.orders_list(filter="invoicenotcreated", sent=True, notcompleted=False),
             "orders",
             "Orders",
             {"filter": "invoicenotcreated", "sent": "true", "notcompleted": "false"},
+            {"DocumentNumber": "1042"},
         ),
-        (lambda c: c.articles_list(ean="735"), "articles", "Articles", {"ean": "735"}),
+        (
+            lambda c: c.articles_list(ean="735"),
+            "articles",
+            "Articles",
+            {"ean": "735"},
+            {"ArticleNumber": "Skåp-1"},
+        ),
     ],
 )
-def test_lists(client, api, call, path, collection, params):
+def test_lists(client, api, call, path, collection, params, item):
     api.add(
         "GET",
         f"{API}/3/{path}",
         match=[matchers.query_param_matcher({"limit": "500", "page": "1", **params})],
-        json={"MetaInformation": {"@TotalPages": 1}, collection: [{"n": 1}]},
+        json={"MetaInformation": {"@TotalPages": 1}, collection: [item]},
     )
-    assert list(call(client)) == [{"n": 1}]
+    assert list(call(client)) == [item]
 
 
 def test_lastmodified_is_swedish_local_time(settings):
