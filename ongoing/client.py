@@ -16,7 +16,13 @@ import requests
 from django.conf import settings
 
 from integrations.errors import ObjectValidationError, SyncError
-from integrations.http import HardenedSession, exchange_record
+from integrations.http import (
+    HardenedSession,
+    ResponseTooLarge,
+    UnreadableBody,
+    exchange_record,
+    json_body,
+)
 from integrations.metering import count_request
 
 from .locks import LockNotAcquired, goods_owner_lock
@@ -39,6 +45,16 @@ class OngoingUnreachable(OngoingError):
 
 class OngoingServerError(OngoingError):
     """A 5xx, usually {"Message": "An error has occurred."}; worth retrying in a later run."""
+
+
+class OngoingUnreadableAnswer(OngoingServerError):
+    """A 2xx that is not JSON (an HTML page, broken or cut-short JSON, bytes that are not UTF-8)
+    or is too large to read: a proxy or an outage page, worth retrying in a later run."""
+
+
+class OngoingUnexpectedAnswer(OngoingError):
+    """JSON, but not in the shape the call promises (an object where a list belongs, a listed
+    item without its id)."""
 
 
 class OngoingNotFound(OngoingError):
@@ -130,7 +146,11 @@ class OngoingClient:
         """The goods owners these credentials reach ([{"id", "name"}]): an API user belongs to
         exactly one. Ongoing documents no "who am I" call; this endpoint is what the emulator
         answers and is UNVERIFIED against a real Ongoing WMS."""
-        return self._request("GET", "goodsOwners") or []
+        owners = _objects(self._request("GET", "goodsOwners"), call="GET goodsOwners")
+        for position, owner in enumerate(owners, start=1):
+            what = f"Ongoing's answer to GET goodsOwners has goods owner {position} with an id"
+            _id(owner.get("id"), what=what)
+        return owners
 
     # --- Articles -----------------------------------------------------------------------------
 
@@ -169,7 +189,8 @@ class OngoingClient:
         return self._write("PUT", "orders", id_key="orderId", body=order)
 
     def order_get(self, *, order_id: int) -> dict:
-        return self._request("GET", f"orders/{int(order_id)}")
+        path = f"orders/{int(order_id)}"
+        return _object(self._request("GET", path), call=f"GET {path}")
 
     def orders_list(
         self,
@@ -202,12 +223,11 @@ class OngoingClient:
         return self._write("DELETE", f"orders/{int(order_id)}", id_key="orderId", id_required=False)
 
     def order_statuses(self) -> list[dict]:
-        return (self._request("GET", "orders/statuses") or {}).get("orderStatuses") or []
+        return self._listed("orders/statuses", "orderStatuses")
 
     def order_types(self) -> list[dict]:
         """The goods owner's order types ([{"code", "name"}]), oldest first."""
-        body = self._request("GET", "orders/types", params={"goodsOwnerId": self._goods_owner()})
-        return (body or {}).get("orderTypes") or []
+        return self._listed("orders/types", "orderTypes", {"goodsOwnerId": self._goods_owner()})
 
     def order_type_create(self, *, code: str, name: str) -> dict:
         """PUT orders/types. Ongoing's public v1 reference shows only the GET (UNVERIFIED that a
@@ -264,7 +284,7 @@ class OngoingClient:
         )
 
     def purchase_order_statuses(self) -> list[dict]:
-        return (self._request("GET", "purchaseOrders/statuses") or {}).get("orderStatuses") or []
+        return self._listed("purchaseOrders/statuses", "orderStatuses")
 
     def purchase_order_set_reported_received(self, *, purchase_order_id: int) -> dict | None:
         return self._write(
@@ -278,7 +298,8 @@ class OngoingClient:
 
     def return_orders_list(self, *, returned_from: datetime | None = None) -> list[dict]:
         params = {"goodsOwnerId": self._goods_owner(), "goodsReturnedFromDate": _utc(returned_from)}
-        return self._request("GET", "returnOrders", params=_present(params)) or []
+        answer = self._request("GET", "returnOrders", params=_present(params))
+        return _objects(answer, call="GET returnOrders")
 
     def inventory_adjustments_list(
         self,
@@ -295,7 +316,8 @@ class OngoingClient:
             "to": _utc(to_time),
             "isReported": "false" if only_unreported else None,
         }
-        return self._request("GET", "inventoryAdjustments", params=_present(params)) or []
+        answer = self._request("GET", "inventoryAdjustments", params=_present(params))
+        return _objects(answer, call="GET inventoryAdjustments")
 
     def inventory_adjustment_set_reported(
         self, *, inventory_id: int, article_system_id: int
@@ -332,10 +354,19 @@ class OngoingClient:
             page_query = {**query, max_param: self.page_size}
             if cursor is not None:
                 page_query[id_from_param] = cursor
-            items = self._request("GET", path, params=page_query) or []
+            call = f"GET {path}" + (f" from id {cursor}" if cursor is not None else "")
+            items = _objects(self._request("GET", path, params=page_query), call=call)
             if not items:
                 return
-            next_cursor = max(id_of(item) for item in items) + 1
+            ids = []
+            for position, item in enumerate(items, start=1):
+                try:
+                    value = id_of(item)
+                except (KeyError, TypeError, AttributeError):
+                    value = None
+                what = f"Ongoing's answer to {call} has item {position} with an id"
+                ids.append(_id(value, what=what))
+            next_cursor = max(ids) + 1
             if cursor is not None and next_cursor <= cursor:
                 raise OngoingError(f"Paging of {path} did not advance past id {cursor}.")
             cursor = next_cursor
@@ -352,6 +383,10 @@ class OngoingClient:
     ) -> Any:
         payload = None if body is None else {**body, "goodsOwnerId": self._goods_owner()}
         answer = self._request(method, path, json=payload)
+        if answer is not None and not isinstance(answer, dict):
+            raise OngoingUnexpectedAnswer(
+                f"Ongoing answered {method} {path} with {_shape(answer)} where an object belongs."
+            )
         # Ongoing reports many refusals in a 2xx: the id it would have returned is missing or 0,
         # or success is false, and the reason is only in the free-text message.
         if isinstance(answer, dict):
@@ -363,10 +398,25 @@ class OngoingClient:
         else:
             refused = id_required
         if refused:
-            message = _message(answer) or f"Ongoing did not accept {method} {path}."
+            reason = _message(answer)
+            message = (
+                f"Ongoing refused {method} {path}: {reason}"
+                if reason
+                else f"Ongoing did not accept {method} {path}."
+            )
             error = OngoingWorkStarted if _WORK_STARTED.search(message) else OngoingRefused
             raise error(message)
+        if answer is not None and id_key in answer:
+            _id(answer[id_key], what=f"Ongoing's answer to {method} {path} has an {id_key}")
         return answer
+
+    def _listed(self, path: str, key: str, params: dict | None = None) -> list[dict]:
+        """A list the answer holds under `key`; an empty answer is an empty list."""
+        answer = self._request("GET", path, params=params)
+        if answer is None:
+            return []
+        listed = answer.get(key) if isinstance(answer, dict) else answer
+        return _objects(listed or [], call=f"GET {path} ({key})")
 
     def _request(self, method: str, path: str, *, params=None, json=None) -> Any:
         lock = (
@@ -384,6 +434,10 @@ class OngoingClient:
             # HardenedSession follows none: any 3xx ends here, before a second request is made.
             raise OngoingError(
                 f"Ongoing redirected {method} {path}; redirects are never followed."
+            ) from None
+        except ResponseTooLarge as error:
+            raise OngoingUnreadableAnswer(
+                f"Ongoing answered {method} {path}, but the answer was not read: {error}."
             ) from None
         except LockNotAcquired:
             raise OngoingBusy(
@@ -407,12 +461,14 @@ def _answer(response: requests.Response, call: str) -> Any:
         if not response.content:
             return None
         try:
-            return response.json()
-        except ValueError:
-            raise OngoingError(f"Ongoing answered {call} with something else than JSON.") from None
+            return json_body(response.content)
+        except UnreadableBody as unreadable:
+            raise OngoingUnreadableAnswer(
+                f"Ongoing answered {call} with {unreadable}.", status=status
+            ) from None
     try:
-        body = response.json()
-    except ValueError:
+        body = json_body(response.content)
+    except UnreadableBody:
         body = None
     detail = _message(body) or response.reason or ""
     message = f"Ongoing answered {call} with {status}: {detail}".rstrip(": ")
@@ -428,6 +484,44 @@ def _answer(response: requests.Response, call: str) -> Any:
         error = OngoingWorkStarted if _WORK_STARTED.search(detail) else OngoingRefused
         raise error(message, status=status)
     raise OngoingError(message, status=status)
+
+
+def _shape(value: Any) -> str:
+    """What an answer was, in words, for a failure's message (never its content)."""
+    if value is None:
+        return "an empty answer"
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(str(key) for key in value)[:5])
+        return f"an object with {keys}" if keys else "an empty object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def _object(answer: Any, *, call: str) -> dict:
+    if not isinstance(answer, dict):
+        raise OngoingUnexpectedAnswer(
+            f"Ongoing answered {call} with {_shape(answer)} where an object belongs."
+        )
+    return answer
+
+
+def _objects(answer: Any, *, call: str) -> list[dict]:
+    """The answer as a list of objects; an empty answer is an empty list."""
+    if answer is None:
+        return []
+    if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+        raise OngoingUnexpectedAnswer(
+            f"Ongoing answered {call} with {_shape(answer)} where a list of objects belongs."
+        )
+    return answer
+
+
+def _id(value: Any, *, what: str) -> int:
+    """An Ongoing id: a positive whole number (it goes into paths and cursors)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise OngoingUnexpectedAnswer(f"{what} that is not a positive whole number.")
+    return value
 
 
 def _message(body: Any) -> str:

@@ -231,7 +231,9 @@ def test_a_2xx_refusal_is_a_validation_error_with_ongoings_message(wms, api):
     assert not isinstance(raised.value, OngoingWorkStarted)
     assert isinstance(raised.value, ObjectValidationError)
     assert failure_kind_of(raised.value) == "validation"
-    assert str(raised.value) == "Order number O1 was not saved: article X does not exist."
+    assert str(raised.value) == (
+        "Ongoing refused PUT orders: Order number O1 was not saved: article X does not exist."
+    )
 
 
 def test_a_2xx_without_the_id_or_with_success_false_is_refused(wms, api):
