@@ -119,6 +119,18 @@ def _rows(value: Any, *, what: str) -> list[dict]:
     return value
 
 
+def whole_number(value: Any, *, what: str) -> int | None:
+    """An id the warehouse sent (a whole number, or its digits as text); None when absent.
+    Anything else is refused, naming the record: it would end up in a path or a document id."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    raise ObjectValidationError(f"{what}: {value!r:.40} is not an id")
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "ja")
@@ -398,15 +410,17 @@ def adjustment_document(article: dict, adjustment: dict) -> tuple[str, str, str,
     body). Found goods are an inbound OngoingInboundInventory, lost goods an outbound
     OngoingOutboundInventory; the id is the adjustment's inventoryId and articleSystemId, so a
     retry saves the same document."""
+    article, adjustment = _mapping(article), _mapping(adjustment)
     number = _text(article.get("articleNumber"))
-    inventory_id = adjustment.get("inventoryId")
-    what = f"Inventory adjustment {inventory_id} of article {number}"
+    what = f"Inventory adjustment {_text(adjustment.get('inventoryId'))} of article {number}"
+    inventory_id = whole_number(adjustment.get("inventoryId"), what=f"{what}, inventoryId")
+    article_id = whole_number(article.get("articleSystemId"), what=f"{what}, articleSystemId")
     change = decimal_or_none(adjustment.get("numberOfItems"), what=f"{what}, numberOfItems")
-    if number is None or inventory_id is None or not change:
+    if number is None or inventory_id is None or article_id is None or not change:
         raise ObjectValidationError(f"{what}: no article or no change")
-    document_id = _document_id(
-        f"{int(inventory_id)}{int(article['articleSystemId']):0{ARTICLE_ID_DIGITS}d}"
-    )
+    if article_id >= 10**ARTICLE_ID_DIGITS:
+        raise ObjectValidationError(f"{what}: articleSystemId {article_id} is too long")
+    document_id = _document_id(f"{inventory_id}{article_id:0{ARTICLE_ID_DIGITS}d}")
     note = _text(adjustment.get("inventoryItemComment")) or f"Ongoing WMS inventory {inventory_id}"
     row = {"rowId": 1, "itemId": number, "quantity": _number(abs(change))}
     body = {
@@ -426,24 +440,24 @@ def adjustment_document(article: dict, adjustment: dict) -> tuple[str, str, str,
 def return_document(return_order: dict) -> tuple[str, dict]:
     """An Ongoing return order (goods back on a sales order) as an inbound OngoingInboundReturn
     document: (id, body); the id is the returnOrderId."""
-    info = return_order.get("returnOrderInfo") or {}
-    return_id = info.get("returnOrderId")
+    info = _mapping(return_order.get("returnOrderInfo"))
+    return_id = whole_number(info.get("returnOrderId"), what="Return order, returnOrderId")
     if return_id is None:
         raise ObjectValidationError("Return order without an id")
-    what = f"Return {info.get('returnOrderNumber') or return_id}"
+    what = f"Return {_text(info.get('returnOrderNumber')) or return_id}"
     rows = []
     for line in _rows(return_order.get("returnOrderLines"), what=what):
         quantity = decimal_or_none(
             line.get("returnedNumberOfItems"), what=f"{what}, returnedNumberOfItems"
         )
-        number = _text((line.get("article") or {}).get("articleNumber"))
+        number = _text(_mapping(line.get("article")).get("articleNumber"))
         if not quantity or number is None:
             continue
         rows.append({"rowId": len(rows) + 1, "itemId": number, "quantity": _number(quantity)})
     if not rows:
         raise ObjectValidationError(f"{what}: nothing returned")
-    order_number = _text((return_order.get("customerOrderInfo") or {}).get("orderNumber"))
-    document_id = _document_id(str(int(return_id)))
+    order_number = _text(_mapping(return_order.get("customerOrderInfo")).get("orderNumber"))
+    document_id = _document_id(str(return_id))
     body = {
         "id": document_id,
         "type": INBOUND_RETURN,
@@ -460,16 +474,16 @@ def stock_balance_changes(wms_articles: list[dict], fortnox_articles: list[dict]
     sellable quantity."""
     in_fortnox = {
         _text(article.get("ArticleNumber")): article
-        for article in fortnox_articles
+        for article in map(_mapping, fortnox_articles)
         if _text(article.get("ArticleNumber"))
     }
     changes = {}
-    for article in wms_articles:
+    for article in map(_mapping, wms_articles):
         number = _text(article.get("articleNumber"))
-        if number not in in_fortnox or not article.get("isStockArticle"):
+        if number not in in_fortnox or not _flag(article.get("isStockArticle")):
             continue
         sellable = decimal_or_none(
-            (article.get("inventoryInfo") or {}).get("sellableNumberOfItems"),
+            _mapping(article.get("inventoryInfo")).get("sellableNumberOfItems"),
             what=f"Article {number}, sellableNumberOfItems",
         ) or Decimal(0)
         current = decimal_or_none(
@@ -535,7 +549,7 @@ def purchase_order_to_ongoing(purchase_order: dict, *, goods_owner_id: int) -> d
 def receival_quantities(wms_purchase_order: dict, booked: dict[str, Decimal]) -> dict:
     """What the warehouse has received beyond what is already booked in Fortnox, by Fortnox row
     id: the next receival's quantities."""
-    number = (wms_purchase_order.get("purchaseOrderInfo") or {}).get("purchaseOrderNumber")
+    number = _text(_mapping(wms_purchase_order.get("purchaseOrderInfo")).get("purchaseOrderNumber"))
     quantities = {}
     for line in _rows(
         wms_purchase_order.get("purchaseOrderLines"), what="The warehouse purchase order"
@@ -591,12 +605,12 @@ def incoming_goods_document(
 def purchase_order_receipt_quantities(wms_purchase_order: dict, booked: dict[str, Decimal]) -> dict:
     """A warehouse purchase order's received quantities beyond what is already booked, by Ongoing
     line id."""
-    number = (wms_purchase_order.get("purchaseOrderInfo") or {}).get("purchaseOrderNumber")
+    number = _text(_mapping(wms_purchase_order.get("purchaseOrderInfo")).get("purchaseOrderNumber"))
     quantities = {}
     for line in _rows(
         wms_purchase_order.get("purchaseOrderLines"), what="The warehouse purchase order"
     ):
-        line_id = str(line.get("id"))
+        line_id = _line_id(line, what=f"Purchase order {number}")
         received = decimal_or_none(
             line.get("receivedNumberOfItems"),
             what=f"Purchase order {number}, line {line_id}, receivedNumberOfItems",
@@ -610,26 +624,37 @@ def purchase_order_receipt_quantities(wms_purchase_order: dict, booked: dict[str
 RECEIPT_SEQUENCE_DIGITS = 4
 
 
+def _line_id(line: dict, *, what: str) -> str:
+    """A warehouse purchase order line's id, the key its receipts are booked under."""
+    line_id = whole_number(line.get("id"), what=f"{what}, line id")
+    if line_id is None:
+        raise ObjectValidationError(f"{what}: a line without an id")
+    return str(line_id)
+
+
 def purchase_order_receipt_document(
     wms_purchase_order: dict, quantities: dict, *, sequence: int
 ) -> tuple[str, dict]:
     """One receival of a warehouse purchase order as an inbound OngoingInboundOrder document:
     (id, body). The id is the Ongoing purchaseOrderId followed by the receival's number, four
     digits, so each receival has its own document and a retry saves the same one."""
-    info = wms_purchase_order.get("purchaseOrderInfo") or {}
-    purchase_order_id = int(info["purchaseOrderId"])
+    info = _mapping(wms_purchase_order.get("purchaseOrderInfo"))
+    what = f"Purchase order {_text(info.get('purchaseOrderNumber'))}"
+    purchase_order_id = whole_number(info.get("purchaseOrderId"), what=f"{what}, purchaseOrderId")
+    if purchase_order_id is None:
+        raise ObjectValidationError(f"{what}: no purchaseOrderId")
     document_id = _document_id(f"{purchase_order_id}{sequence:0{RECEIPT_SEQUENCE_DIGITS}d}")
     rows = []
     for line in _rows(
         wms_purchase_order.get("purchaseOrderLines"), what="The warehouse purchase order"
     ):
-        line_id = str(line.get("id"))
+        line_id = _line_id(line, what=what)
         if line_id not in quantities:
             continue
         rows.append(
             {
                 "rowId": len(rows) + 1,
-                "itemId": _text((line.get("article") or {}).get("articleNumber")),
+                "itemId": _text(_mapping(line.get("article")).get("articleNumber")),
                 "quantity": quantities[line_id],
             }
         )

@@ -294,3 +294,52 @@ def test_a_receival_of_a_warehouse_purchase_order_is_an_inbound_order_document()
         "note": "Inleverans WMS-1 (3)",
         "rows": [{"rowId": 1, "itemId": "1001", "quantity": 4}],
     }
+
+
+@pytest.mark.parametrize(
+    ("mapper", "args", "message"),
+    [
+        # Found by the fuzz (tests/ongoing/test_mappers_fuzz.py): each escaped as AttributeError,
+        # KeyError or ValueError and crashed the warehouse-module process.
+        (adjustment_document, (None, {"inventoryId": 5, "numberOfItems": 1}), "no article"),
+        (
+            adjustment_document,
+            ({"articleNumber": "A1", "articleSystemId": "x"}, {"inventoryId": 5}),
+            "'x' is not an id",
+        ),
+        (
+            adjustment_document,
+            ({"articleNumber": "A1", "articleSystemId": 7}, {"inventoryId": "fem"}),
+            "inventoryId: 'fem' is not an id",
+        ),
+        (return_document, ({"returnOrderInfo": [1]},), "Return order without an id"),
+        (
+            return_document,
+            ({"returnOrderInfo": {"returnOrderId": 3}, "returnOrderLines": [{"article": "A1"}]},),
+            "Return 3: nothing returned",
+        ),
+        (
+            purchase_order_receipt_document,
+            ({"purchaseOrderInfo": {"purchaseOrderNumber": "PO-1"}}, {}),
+            "Purchase order PO-1: no purchaseOrderId",
+        ),
+        (
+            purchase_order_receipt_quantities,
+            ({"purchaseOrderInfo": None, "purchaseOrderLines": [{"receivedNumberOfItems": 2}]}, {}),
+            "a line without an id",
+        ),
+    ],
+)
+def test_warehouse_records_of_the_wrong_shape_are_refused_naming_the_record(mapper, args, message):
+    kwargs = {"sequence": 1} if mapper is purchase_order_receipt_document else {}
+    with pytest.raises(ObjectValidationError, match=message):
+        mapper(*args, **kwargs)
+
+
+def test_stock_balance_ignores_records_that_are_not_articles():
+    changes = stock_balance_changes(
+        [None, "A1", {"articleNumber": "A1", "isStockArticle": "false"}],
+        [[], {"ArticleNumber": "A1", "QuantityInStock": 1}],
+    )
+
+    assert changes == {}
