@@ -5,6 +5,10 @@ Fortnox answers errors in three shapes (see parse_error_body): the classic
 server's {"error", "error_description"}."""
 
 from integrations.errors import ObjectValidationError, SyncError
+from integrations.text import printable
+
+# Enough of Fortnox's own error text for a failure's message.
+MAX_ERROR_MESSAGE_LENGTH = 500
 
 # Invalid login / missing or invalid access token: a fresh token may fix it.
 TOKEN_ERROR_CODES = frozenset({2000310, 2000311})
@@ -99,7 +103,13 @@ class OAuthInvalidGrant(OAuthError):
 
 
 def parse_error_body(body) -> tuple[str, int | None]:
-    """(message, code) from any of Fortnox's three error shapes, or ("", None)."""
+    """(message, code) from any of Fortnox's three error shapes, or ("", None). The message is
+    printable text of at most MAX_ERROR_MESSAGE_LENGTH characters."""
+    message, code = _error_fields(body)
+    return printable(message, max_length=MAX_ERROR_MESSAGE_LENGTH).strip(), code
+
+
+def _error_fields(body) -> tuple[str, int | None]:
     if not isinstance(body, dict):
         return "", None
     info = body.get("ErrorInformation") or body.get("errorInformation")

@@ -13,6 +13,7 @@ from requests_oauthlib import OAuth2Session
 
 from integrations.http import HardenedSession, ResponseTooLarge, UnreadableBody, json_body
 from integrations.metering import count_request
+from integrations.text import printable
 
 from .errors import FortnoxUnavailable, OAuthError, OAuthInvalidGrant
 
@@ -108,8 +109,10 @@ def _token_request(data: dict[str, str], *, what: str) -> dict:
         raise FortnoxUnavailable(
             f"The Fortnox auth server answered {status} during {what}.", status=status
         )
-    error = str(body.get("error") or "")
-    description = str(body.get("error_description") or error or f"HTTP {status}")
+    error = printable(str(body.get("error") or ""), max_length=100)
+    description = printable(
+        str(body.get("error_description") or error or f"HTTP {status}"), max_length=300
+    )
     if error == "invalid_grant" or INVALID_REFRESH_TOKEN in description.lower():
         raise OAuthInvalidGrant(description, error=error, status=status)
     raise OAuthError(description, error=error, status=status)

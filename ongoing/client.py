@@ -24,6 +24,7 @@ from integrations.http import (
     json_body,
 )
 from integrations.metering import count_request
+from integrations.text import printable
 
 from .locks import LockNotAcquired, goods_owner_lock
 from .systems import api_base_url_allowed
@@ -99,6 +100,8 @@ class OngoingHostRefused(OngoingError):
 # the warehouse has "started" (UNVERIFIED exact wording).
 _WORK_STARTED = re.compile(r"\bstarted\b", re.IGNORECASE)
 _HTML_BREAK = re.compile(r"\s*<br\s*/?>\s*", re.IGNORECASE)
+# Enough of Ongoing's own message for a failure's message.
+MAX_MESSAGE_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -528,7 +531,7 @@ def _message(body: Any) -> str:
     if not isinstance(body, dict):
         return ""
     text = body.get("message") or body.get("Message") or ""
-    return _HTML_BREAK.sub(" ", str(text)).strip()
+    return printable(_HTML_BREAK.sub(" ", str(text)), max_length=MAX_MESSAGE_LENGTH).strip()
 
 
 def _utc(moment: datetime | None) -> str | None:

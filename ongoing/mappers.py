@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integrations.errors import ObjectValidationError
+from integrations.text import printable
 
 # Units, decided (UNVERIFIED on both sides): Fortnox stores article Width/Height/Depth as whole
 # millimetres and Weight as whole grams (its UI's units); Ongoing's article model takes metres and
@@ -95,10 +96,11 @@ def _number(value: Decimal | None) -> float | int | None:
 
 
 def _text(value: Any) -> str | None:
-    """A scalar as text; None for nothing, and for lists or objects where text belongs."""
+    """A scalar as text, without control characters; None for nothing, and for lists or objects
+    where text belongs."""
     if value is None or isinstance(value, dict | list):
         return None
-    text = str(value).strip()
+    text = printable(str(value)).strip()
     return text or None
 
 

@@ -143,6 +143,11 @@ CORPUS: dict[str, Answer] = {
     "json_empty_object": Answer(200, b"{}"),
     "json_empty_list": Answer(200, b"[]"),
     "json_list_of_scalars": Answer(200, b'[1, "two", null, true]'),
+    "error_400_with_control_characters": Answer(
+        400,
+        b'{"ErrorInformation": {"error": 1, "message": "Ogiltigt v\\u00e4rde\\u0000 i f\\u00e4ltet '
+        b'\\u001b[31m", "code": 2000588}, "message": "Fel\\u0000"}',
+    ),
     "error_information_with_200": Answer(
         200,
         b'{"ErrorInformation": {"error": 1, "message": "Kan inte hitta artikeln.", '

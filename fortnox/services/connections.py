@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from integrations.models import Integration, IntegrationEvent
 from integrations.services.events import integration_event_record
 from integrations.services.integrations import integration_activate, integration_pause
+from integrations.text import printable
 from tenants.models import Tenant
 
 from ..client import ConsentTokens, FortnoxClient
@@ -48,11 +49,16 @@ def fortnox_company_identify(*, tokens: TokenSet, client: FortnoxClient | None =
         try:
             tenant_id = int(info.get("DatabaseNumber"))
         except (TypeError, ValueError):
-            raise FortnoxError("Fortnox did not say which company the consent is for.") from None
+            tenant_id = None
+    if tenant_id is None or not 0 < tenant_id < 2**63:
+        raise FortnoxError("Fortnox did not say which company the consent is for.")
+    organisation_number = printable(str(info.get("OrganizationNumber") or "")).strip()
     return FortnoxCompany(
         fortnox_tenant_id=tenant_id,
-        name=str(info.get("CompanyName") or ""),
-        organisation_number=str(info.get("OrganizationNumber") or ""),
+        name=printable(str(info.get("CompanyName") or ""), max_length=200).strip(),
+        # Swedish organisation numbers are 10 or 12 digits with a dash; anything that does not
+        # fit our column is not one.
+        organisation_number=organisation_number if len(organisation_number) <= 20 else "",
     )
 
 

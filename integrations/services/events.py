@@ -1,4 +1,5 @@
 from integrations.models import Integration, IntegrationEvent
+from integrations.text import printable, storable
 
 
 def integration_event_record(
@@ -12,7 +13,7 @@ def integration_event_record(
     return IntegrationEvent.objects.create(
         integration=integration,
         kind=kind,
-        message=message[:300],
+        message=printable(message, max_length=300),
         actor=actor if actor is not None and actor.is_authenticated else None,
-        data=data or {},
+        data=storable(data or {}),
     )

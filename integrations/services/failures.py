@@ -3,6 +3,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from integrations.models import Integration, IntegrationEvent, SyncFailure, SyncRun
+from integrations.text import printable, storable
 
 from .events import integration_event_record
 from .scheduler import sync_enqueue
@@ -24,9 +25,14 @@ def sync_failure_record(
         "integration_id": run.integration_id,
         "process": process,
         "object_type": object_type,
-        "object_ref": str(object_ref)[:100],
+        "object_ref": printable(str(object_ref), max_length=100),
     }
-    fields = {"run": run, "kind": kind, "message": message, "details": details or {}}
+    fields = {
+        "run": run,
+        "kind": kind,
+        "message": printable(message),
+        "details": storable(details or {}),
+    }
     still_open = SyncFailure.objects.filter(**key, resolved_at__isnull=True)
     seen_again = {
         **fields,
@@ -52,7 +58,7 @@ def sync_failures_resolve(
         integration=integration,
         process=process,
         object_type=object_type,
-        object_ref=str(object_ref)[:100],
+        object_ref=printable(str(object_ref), max_length=100),
         resolved_at__isnull=True,
     ).update(resolved_at=timezone.now(), resolution_note="Synced successfully.")
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from integrations.models import Supplier
 from integrations.selectors import suppliers_by_number
 from integrations.services.sync import ProcessContext
+from integrations.text import printable, storable
 
 from .common import CURSOR_OVERLAP, fortnox_client_for, pull_since
 
@@ -21,6 +22,7 @@ def _keep(context: ProcessContext, listed, *, only: set[str] | None = None) -> N
         number = str(item["SupplierNumber"])
         if only is not None and number not in only:
             continue
+        item = storable(item)
         existing = known.get(number)
         if existing is not None and existing.data == item:
             context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
@@ -28,7 +30,7 @@ def _keep(context: ProcessContext, listed, *, only: set[str] | None = None) -> N
         Supplier.objects.update_or_create(
             integration=integration,
             number=number,
-            defaults={"name": item.get("Name") or "", "data": item},
+            defaults={"name": printable(str(item.get("Name") or ""), max_length=200), "data": item},
         )
         context.synced(
             object_type=OBJECT_TYPE,
