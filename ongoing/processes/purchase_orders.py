@@ -161,7 +161,7 @@ class ReceiptReporter:
             fortnox_po = fortnox_po or self.fortnox.purchase_order_get(number)
             self._finish(receipt, fortnox_po)
             self.context.count("created")
-        status = (info.get("purchaseOrderStatus") or {}).get("number")
+        status = _status(info)
         if status in FINISHED and number not in self.completed:
             self.fortnox.purchase_order_complete(number)
             self.completed[number] = record_link_save(
@@ -218,6 +218,12 @@ class ReceiptReporter:
         receipt.save(update_fields=["step", "incoming_goods_id", "updated_at"])
 
 
+def _status(info: dict):
+    """The warehouse purchase order's status number, or None."""
+    status = info.get("purchaseOrderStatus")
+    return status.get("number") if isinstance(status, dict) else None
+
+
 def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: OngoingClient) -> dict:
     """The warehouse purchase orders to handle: those with receipts not yet reported, and those
     of ours the warehouse closed (Deflection, Received) since the last run without receiving
@@ -236,7 +242,7 @@ def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: Ongoin
             info = item["purchaseOrderInfo"]
             link = reporter.by_ongoing_id.get(info["purchaseOrderId"])
             number = link.fortnox_key if link else None
-            status = (info.get("purchaseOrderStatus") or {}).get("number")
+            status = _status(info)
             if number is not None and number not in reporter.completed and status in FINISHED:
                 listed.setdefault(info["purchaseOrderId"], item)
     return listed
@@ -247,7 +253,8 @@ def _receipts(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClien
     breaker = OutageBreaker()
     started = timezone.now()
     for wms_purchase_order in _to_report(context, reporter, wms).values():
-        number = wms_purchase_order["purchaseOrderInfo"]["purchaseOrderNumber"]
+        info = wms_purchase_order["purchaseOrderInfo"]
+        number = str(info.get("purchaseOrderNumber") or info["purchaseOrderId"])
         try:
             reporter.handle(wms_purchase_order)
         except SyncError as error:

@@ -32,6 +32,7 @@ from ongoing.mappers import (
     purchase_order_receipt_document,
     purchase_order_receipt_quantities,
     return_document,
+    whole_number,
 )
 
 from .common import (
@@ -133,13 +134,18 @@ class DocumentReporter:
 def _adjustments(reporter: DocumentReporter, wms: OngoingClient) -> bool:
     for group in wms.inventory_adjustments_list(only_unreported=True):
         article = group.get("article") or {}
-        for adjustment in group.get("inventoryAdjustments") or []:
+        adjustments = group.get("inventoryAdjustments")
+        if not isinstance(adjustments, list):
+            # Not a list: one record the mapper refuses, by name, rather than a crash.
+            adjustments = [] if adjustments is None else [adjustments]
+        for adjustment in adjustments:
             try:
                 direction, document_type, document_id, body = adjustment_document(
                     article, adjustment
                 )
             except SyncError as error:  # the warehouse's record cannot be mapped
-                ref = f"inventory:{adjustment.get('inventoryId')}"
+                record = adjustment if isinstance(adjustment, dict) else {}
+                ref = f"inventory:{record.get('inventoryId')}"
                 if not object_failed(
                     reporter.context,
                     reporter.breaker,
@@ -172,17 +178,22 @@ def _returns(reporter: DocumentReporter, wms: OngoingClient, since: datetime | N
     # is reported once by its id, and the customer order's returned quantities are acknowledged.
     # The first run reports every return the warehouse lists.
     for return_order in wms.return_orders_list(returned_from=since):
-        info = return_order.get("returnOrderInfo") or {}
+        info = return_order.get("returnOrderInfo")
+        customer_order = return_order.get("customerOrderInfo")
         try:
             document_id, body = return_document(return_order)
+            order_id = whole_number(
+                customer_order.get("orderId") if isinstance(customer_order, dict) else None,
+                what=f"Return {document_id}, customerOrderInfo.orderId",
+            )
         except SyncError as error:  # the warehouse's record cannot be mapped
+            info = info if isinstance(info, dict) else {}
             ref = f"return:{info.get('returnOrderId')}"
             if not object_failed(
                 reporter.context, reporter.breaker, error, object_type=PROGRESS_TYPE, object_ref=ref
             ):
                 return False
             continue
-        order_id = (return_order.get("customerOrderInfo") or {}).get("orderId")
 
         def acknowledge(order_id=order_id):
             if order_id:
@@ -225,7 +236,22 @@ def _purchase_order_receipts(reporter: DocumentReporter, wms: OngoingClient) -> 
             for receipt in receipts:
                 for line_id, quantity in receipt.quantities.items():
                     booked[line_id] = booked.get(line_id, Decimal(0)) + Decimal(str(quantity))
-            quantities = purchase_order_receipt_quantities(wms_purchase_order, booked)
+            try:
+                quantities = purchase_order_receipt_quantities(wms_purchase_order, booked)
+                for receipt in receipts:
+                    purchase_order_receipt_document(
+                        wms_purchase_order, receipt.quantities, sequence=receipt.sequence
+                    )
+            except SyncError as error:  # the warehouse's record cannot be mapped
+                if not object_failed(
+                    reporter.context,
+                    reporter.breaker,
+                    error,
+                    object_type=PROGRESS_TYPE,
+                    object_ref=f"purchase_order:{purchase_order_id}",
+                ):
+                    return False
+                continue
             if quantities:
                 receipts.append(
                     IncomingGoodsReceipt.objects.create(
