@@ -27,7 +27,12 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from tenants.decorators import tenant_member_required
 from tenants.middleware import SESSION_KEY as CURRENT_TENANT_SESSION_KEY
@@ -119,6 +124,7 @@ def _revoke_quietly(tokens: TokenSet) -> None:
 
 
 @tenant_member_required
+@require_safe
 def connection_view(request):
     return render(
         request,

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from fortnox.models import FortnoxConnection
 from ongoing.models import OngoingConnection
@@ -32,6 +32,7 @@ from .services.reactivation import LinkProblem, reactivation_link_check, reactiv
 
 
 @tenant_member_required
+@require_safe
 def home_view(request):
     integration = integration_for_tenant(tenant=request.tenant)
     runs = list(runs_for_integration(integration=integration)[:20])
@@ -88,6 +89,7 @@ def settings_view(request):
 
 
 @tenant_member_required
+@require_safe
 def run_detail_view(request, run_id: int):
     run = run_for_tenant(tenant=request.tenant, run_id=run_id)
     return render(

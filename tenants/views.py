@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from .decorators import tenant_member_required
 from .forms import InvitationForm, RoleForm, TenantForm
@@ -79,6 +79,7 @@ def _team_page(request, *, invite_form=None, status: int = 200):
 
 
 @tenant_member_required
+@require_safe
 def team_view(request):
     return _team_page(request)
 
