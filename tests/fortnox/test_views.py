@@ -229,3 +229,43 @@ def test_consent_for_another_fortnox_company_is_refused_and_revoked(member_clien
     assert not FortnoxConnection.objects.exists()
     # The consent we will not use does not stay valid at Fortnox.
     assert sandbox.router.count("/oauth-v1/revoke") == 1
+
+
+def test_a_state_does_not_survive_signing_out_and_in_as_someone_else(member_client, sandbox):
+    """The same browser, a different person: signing out drops the state, and a state is bound to
+    the person who started the consent."""
+    callback = consent(member_client, sandbox)
+    member_client.post("/accounts/logout/")
+    member_client.force_login(UserFactory())
+
+    assert member_client.get(local(callback)).status_code == 400
+    assert sandbox.router.count("/oauth-v1/token") == 0
+    assert not FortnoxConnection.objects.exists()
+
+
+def test_a_state_started_by_one_person_is_refused_for_another_in_the_same_session(
+    member_client, member, sandbox
+):
+    """Even if the session survived a change of person (it does not), the state names who
+    started the consent."""
+    callback = consent(member_client, sandbox)
+    session = member_client.session
+    session[STATE_SESSION_KEY]["user_id"] = UserFactory().pk
+    session.save()
+
+    assert member_client.get(local(callback)).status_code == 400
+    assert not FortnoxConnection.objects.exists()
+
+
+def test_the_consent_connects_the_company_it_was_started_for(member_client, member, sandbox):
+    """Switching company between starting the consent and Fortnox's answer does not move the
+    connection to the company switched to."""
+    from tenants.services import tenant_create
+
+    other = tenant_create(owner=member.user, name="Andra AB")
+    assert member_client.post(f"/companies/{member.tenant.pk}/switch/").status_code == 302
+    callback = consent(member_client, sandbox)
+    assert member_client.post(f"/companies/{other.pk}/switch/").status_code == 302
+
+    assert member_client.get(local(callback)).status_code == 302
+    assert FortnoxConnection.objects.get().tenant == member.tenant
