@@ -4,7 +4,12 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from .models import ApiKey
-from .services import api_key_authenticate
+from .services import (
+    api_key_authenticate,
+    api_key_failure_count,
+    api_key_failures_exceeded,
+    client_address,
+)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -19,8 +24,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
+        address = client_address(request._request)
+        if api_key_failures_exceeded(address=address):
+            raise exceptions.Throttled(
+                wait=60, detail=_("Too many requests with an unknown API key. Wait a minute.")
+            )
         key = api_key_authenticate(raw_key=header[1])
         if key is None:
+            api_key_failure_count(address=address)
             raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))
         return (key.created_by or AnonymousUser(), key)
 

@@ -4,8 +4,11 @@ time."""
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from integrations.models import IntegrationEvent
@@ -69,3 +72,35 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
+
+
+def client_address(request) -> str:
+    """The address a request came from: with TRUSTED_PROXY_COUNT proxies in front, the one the
+    outermost of them saw (the earlier X-Forwarded-For entries are the client's to forge)."""
+    count = settings.ALLAUTH_TRUSTED_PROXY_COUNT
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if count and len(hops) >= count:
+        return hops[-count]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _failures_key(address: str) -> str:
+    return f"api-key-failures:{address}:{int(time.time() // 60)}"
+
+
+def api_key_failures_exceeded(*, address: str) -> bool:
+    """Whether this address has used up its failed attempts for the current minute."""
+    limit = settings.API_KEY_FAILURES_PER_MINUTE
+    return bool(limit) and cache.get(_failures_key(address), 0) >= limit
+
+
+def api_key_failure_count(*, address: str) -> None:
+    if not settings.API_KEY_FAILURES_PER_MINUTE:
+        return
+    key = _failures_key(address)
+    cache.add(key, 0, timeout=61)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=61)

@@ -138,6 +138,9 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Ongoing ⇄ Fortnox] "
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# How many proxies in front of the app append to X-Forwarded-For: the client address the rate
+# limits count by is the one the outermost trusted proxy saw. 0: REMOTE_ADDR (no proxy).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "integrations:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "landing"
@@ -316,6 +319,11 @@ ONGOING_LOCK_TIMEOUT = env.float("ONGOING_LOCK_TIMEOUT", default=ONGOING_TIMEOUT
 ONGOING_LOCK_DIR = VAR_DIR / "locks"
 # maxXToGet for id-cursor paging; Ongoing returns everything without a limit, which can time out.
 ONGOING_PAGE_SIZE = env.int("ONGOING_PAGE_SIZE", default=100)
+
+# Requests with an unknown or revoked API key per client address and minute before the API answers
+# 429. A key is 256 random bits, so this is not about guessing one: it keeps a misconfigured
+# client or a scanner from costing a database lookup per request without end. 0 turns it off.
+API_KEY_FAILURES_PER_MINUTE = env.int("API_KEY_FAILURES_PER_MINUTE", default=30)
 
 # The REST API for customers' tooling (/api/v1/): API keys only, JSON only, paged lists.
 REST_FRAMEWORK = {
