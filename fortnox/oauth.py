@@ -1,7 +1,7 @@
 """Fortnox OAuth 2.0 (authorization code, offline): the consent URL and the calls to the auth
 server. Nothing here stores tokens; fortnox/services does, under a lock."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import jwt
@@ -27,9 +27,10 @@ MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class TokenSet:
-    access_token: str
+    # Left out of repr(), so that no traceback, log line or error report shows them.
+    access_token: str = field(repr=False)
     # Empty when the answer had none: the caller keeps the refresh token it has.
-    refresh_token: str
+    refresh_token: str = field(repr=False)
     expires_at: datetime
     scopes: list[str]
 

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from tenants.decorators import tenant_member_required
@@ -11,6 +12,7 @@ from .selectors import ongoing_connection_for_tenant
 from .services import ongoing_connection_forget
 
 
+@sensitive_post_parameters("password")
 @tenant_member_required(manage=True)
 def connection_view(request):
     """The warehouse step of onboarding and of reactivation: System, username and password for the

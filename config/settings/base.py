@@ -275,6 +275,11 @@ FORTNOX_THROTTLE_WINDOW_SECONDS = env.float("FORTNOX_THROTTLE_WINDOW_SECONDS", d
 # How often one request is retried after 429 before the run gives up on it.
 FORTNOX_RATE_LIMIT_RETRIES = env.int("FORTNOX_RATE_LIMIT_RETRIES", default=5)
 
+# Server-error e-mails to ADMINS hide secret-looking POST fields, GET parameters and variables
+# even in views not marked sensitive (config/errors.py).
+DEFAULT_EXCEPTION_REPORTER = "config.errors.SecretsReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.errors.SecretsFilter"
+
 # --- Logging: one line per record, secrets never passed to loggers ------------------------------
 LOGGING = {
     "version": 1,
