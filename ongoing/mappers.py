@@ -309,6 +309,11 @@ def order_to_ongoing(
             )
         )
 
+    if not lines:
+        # An order the warehouse cannot pick anything of would arrive without lines.
+        raise ObjectValidationError(
+            f"{what}: no row with an article and a quantity, so nothing for the warehouse to pick"
+        )
     way_of_delivery = _text(order.get("WayOfDelivery"))
     return _drop_empty(
         {
@@ -524,6 +529,11 @@ def purchase_order_to_ongoing(purchase_order: dict, *, goods_owner_id: int) -> d
                     "externalOrderLineId": _text(row.get("id")),
                 }
             )
+        )
+    if not lines:
+        raise ObjectValidationError(
+            f"{what}: no row with an article and a quantity, so nothing for the warehouse to "
+            "receive"
         )
     supplier = _drop_empty(
         {

@@ -359,3 +359,19 @@ def test_order_row_with_bad_quantity_names_the_row():
 
     with pytest.raises(ObjectValidationError, match="Order 1042, row 1, OrderedQuantity"):
         order_to_ongoing(order, goods_owner_id=1)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        None,
+        [],
+        [{"Description": "Frakt ingår"}],
+        [{"ArticleNumber": "A", "OrderedQuantity": 0}, {"ArticleNumber": "B"}],
+    ],
+)
+def test_an_order_with_nothing_to_pick_is_refused_rather_than_sent_without_lines(rows):
+    order = FULL_ORDER | {"OrderRows": rows}
+
+    with pytest.raises(ObjectValidationError, match="Order 1042: no row with an article"):
+        order_to_ongoing(order, goods_owner_id=1)

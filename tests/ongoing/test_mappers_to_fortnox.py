@@ -343,3 +343,10 @@ def test_stock_balance_ignores_records_that_are_not_articles():
     )
 
     assert changes == {}
+
+
+def test_a_purchase_order_with_nothing_to_receive_is_refused():
+    with pytest.raises(ObjectValidationError, match="Purchase order 7: no row with an article"):
+        purchase_order_to_ongoing(
+            {"id": 7, "rows": [{"itemId": "A", "orderedQuantity": 0}]}, goods_owner_id=1
+        )
