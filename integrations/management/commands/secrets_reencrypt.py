@@ -117,11 +117,12 @@ class Command(BaseCommand):
         for model, found in surveys.items():
             for start in range(0, len(found.stale), BATCH):
                 with transaction.atomic():
-                    batch = model._base_manager.select_for_update().filter(
-                        pk__in=found.stale[start : start + BATCH]
+                    # Reading decrypts with whichever listed key fits; writing encrypts with the
+                    # current one.
+                    rows = list(
+                        model._base_manager.select_for_update().filter(
+                            pk__in=found.stale[start : start + BATCH]
+                        )
                     )
-                    for row in batch:
-                        # Reading decrypted with whichever listed key fits; saving encrypts with
-                        # the current one.
-                        row.save(update_fields=found.names)
+                    model._base_manager.bulk_update(rows, found.names)
             self.stdout.write(f"{model._meta.label}: {len(found.stale)} rows re-encrypted")
