@@ -1,7 +1,8 @@
 """CSRF on every form: every URL pattern (walked from the root URLconf) refuses a POST without a
 CSRF token, by the person who could otherwise use it (anonymous for public pages, the company's
 owner for its pages, a superuser for the admin). Only machine endpoints authenticated by a header,
-never by a cookie, are exempt: the REST API and the emulated Fortnox/Ongoing APIs."""
+never by a cookie, are exempt: the REST API, Ongoing's webhook and the emulated Fortnox/Ongoing
+APIs."""
 
 import re
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 ALL = patterns()
 # Header-authenticated machine endpoints: a browser's cookies open nothing there.
 HEADER_AUTHENTICATED = re.compile(
-    r"^(api/v1/"
+    r"^(api/v1/|hooks/ongoing/"
     r"|sandbox/fortnox/(\^?3/|\^?api/warehouse/|oauth-v1/(token|revoke))"
     r"|sandbox/ongoing/<slug:warehouse>/api/v1/)"
 )

@@ -83,6 +83,11 @@ PUBLIC = {
     ),
     "api/v1/schema/": "the REST API's OpenAPI schema (no data)",
     "api/v1/docs/": "the REST API's documentation page (no data)",
+    "hooks/ongoing/<str:token>/": (
+        "Ongoing WMS's webhook: the unguessable token names the company, the secret in "
+        "X-Auth-Token proves it is Ongoing, the body is capped; it only queues a targeted sync "
+        "(realtime tests; hostile bodies: tests/realtime/test_webhooks_hostile.py)"
+    ),
     "admin/login/": "the admin's sign-in page",
     "admin/logout/": "signs the session out (POST only): nothing of anyone's to protect",
     "accounts/logout/": "signs the session out (POST only): nothing of anyone's to protect",
@@ -121,6 +126,7 @@ MEMBER = {
     "fortnox/consent-link/",
     "ongoing/",
     "ongoing/disconnect/",
+    "app/webhook/renew/",
 }
 # Whole families, each guarded in one place; every pattern of a family is swept.
 FAMILIES = {
