@@ -128,8 +128,10 @@ def whole_number(value: Any, *, what: str) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        return int(value.strip())
+    text = value.strip() if isinstance(value, str) else ""
+    # 18 digits fit a bigint; a longer "id" is not one (and would not even convert).
+    if text.isdigit() and text.isascii() and len(text) <= 18:
+        return int(text)
     raise ObjectValidationError(f"{what}: {value!r:.40} is not an id")
 
 

@@ -27,6 +27,7 @@ from django.utils.dateparse import parse_datetime
 from fortnox.errors import FortnoxError
 from fortnox.models import FortnoxConnection
 from fortnox.services.tokens import connection_access_token, connection_token_refresh
+from integrations.http import UnreadableBody, json_body
 from integrations.models import Heartbeat, Integration, ProcessSetting
 from integrations.processes import ARTICLES, SALES_ORDERS, SUPPLIERS
 from integrations.processes import registry as default_registry
@@ -42,6 +43,21 @@ SOURCE = "fortnox"
 # Which topic each process needs; a tenant is subscribed when any of its processes needs one.
 PROCESS_TOPICS = {SALES_ORDERS: "orders", ARTICLES: "articles", SUPPLIERS: "suppliers"}
 TOPIC_ORDER = ("articles", "orders", "suppliers")
+# An entity id names an article, order or supplier in our records and the next request's path: a
+# number or a short printable text, as Fortnox's own are. Offsets and topics fit their columns.
+MAX_ENTITY_LENGTH = 50
+MAX_OFFSET_LENGTH = 100
+MAX_TOPIC_LENGTH = 40
+
+
+def _text_id(value, *, max_length: int) -> str | None:
+    """A number or a short printable text, as text; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    if not text or len(text) > max_length or not text.isprintable():
+        return None
+    return text
 
 
 @dataclass(frozen=True)
@@ -61,10 +77,10 @@ class Subscriber:
 def event_targets(event: dict, processes: frozenset[str]) -> list[tuple[str, str]]:
     """(process, object reference) pairs an event asks to sync. Deletions are left alone: no
     process removes an object from the warehouse."""
-    topic, kind, entity = event.get("topic"), str(event.get("type") or ""), event.get("entityId")
-    if entity in (None, "") or kind.endswith("-deleted-v1"):
+    topic, kind = event.get("topic"), str(event.get("type") or "")
+    entity = _text_id(event.get("entityId"), max_length=MAX_ENTITY_LENGTH)
+    if entity is None or kind.endswith("-deleted-v1"):
         return []
-    entity = str(entity)
     targets = []
     if topic == "orders" and SALES_ORDERS in processes:
         targets.append((SALES_ORDERS, entity))
@@ -142,7 +158,10 @@ def event_take(*, subscriber: Subscriber, event: dict) -> bool:
 
 def _event_time(event: dict) -> datetime | None:
     value = event.get("timestamp")
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        parsed = None
     if parsed is not None and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
     return parsed
@@ -384,9 +403,9 @@ class FortnoxEventConsumer:
 
     def message(self, raw) -> None:
         try:
-            message = json.loads(raw)
-        except ValueError:
-            logger.warning("fortnox events: a frame that is not JSON was ignored")
+            message = json_body(raw.encode() if isinstance(raw, str) else raw)
+        except UnreadableBody as unreadable:
+            logger.warning("fortnox events: a frame that is %s was ignored", unreadable)
             return
         if not isinstance(message, dict):
             return
@@ -419,7 +438,13 @@ class FortnoxEventConsumer:
         subscriber = self.subscribers.get(tenant)
         if subscriber is None:
             return  # a tenant removed a moment ago: not ours any more
-        event_take(subscriber=subscriber, event=event)
+        topic = _text_id(event.get("topic"), max_length=MAX_TOPIC_LENGTH)
+        offset = _text_id(event.get("offset"), max_length=MAX_OFFSET_LENGTH)
+        if topic is None or offset is None:
+            # Nothing to resume from: the scheduled run still finds whatever it was about.
+            logger.warning("fortnox events: an event without a usable topic or offset was skipped")
+            return
+        event_take(subscriber=subscriber, event={**event, "topic": topic, "offset": offset})
         now = timezone.now()
         self.state.events += 1
         self.state.last_event_at = now

@@ -3,7 +3,6 @@ X-Auth-Token) and the receiver, which answers at once: it records the delivery b
 webhookEventId (a redelivery changes nothing) and queues a targeted sync of the order or purchase
 order it names. Whatever a webhook fails to say, the scheduled run still finds."""
 
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,9 +14,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from integrations.errors import ObjectValidationError
+from integrations.http import UnreadableBody, json_body
 from integrations.models import Integration
 from integrations.processes import FULFILMENT, PURCHASE_ORDERS
 from integrations.selectors import process_states
+from integrations.text import printable
+from ongoing.mappers import whole_number
 from ongoing.models import OngoingConnection
 
 from ..models import WebhookDelivery, WebhookEndpoint
@@ -78,12 +81,23 @@ def webhook_kind(payload: dict) -> tuple[str, str, str]:
     webhooks need nothing from us."""
     purchase_order = payload.get("purchaseOrder")
     if isinstance(purchase_order, dict) and purchase_order.get("purchaseOrderId") is not None:
-        return "inbound", PURCHASE_ORDERS, str(purchase_order["purchaseOrderId"])
+        return "inbound", PURCHASE_ORDERS, _id(purchase_order["purchaseOrderId"], "purchaseOrderId")
     if "articleSystemId" in payload or "webhookArticlesId" in payload:
-        return "article", "", str(payload.get("articleSystemId") or "")
+        return "article", "", printable(str(payload.get("articleSystemId") or ""), max_length=100)
     if payload.get("orderId") is not None:
-        return "order", FULFILMENT, str(payload["orderId"])
+        return "order", FULFILMENT, _id(payload["orderId"], "orderId")
     return "unknown", "", ""
+
+
+def _id(value, name: str) -> str:
+    """An Ongoing id the webhook names, as the reference of the targeted sync."""
+    try:
+        number = whole_number(value, what=name)
+    except ObjectValidationError:
+        number = None
+    if number is None:
+        raise WebhookRefused(400, f"{name} is not an id.")
+    return str(number)
 
 
 def webhook_endpoint_find(*, token: str) -> WebhookEndpoint | None:
@@ -105,15 +119,17 @@ def webhook_receive(*, token: str, auth_token: str, body: bytes) -> WebhookOutco
     if not auth_token or not constant_time_compare(auth_token, endpoint.secret or ""):
         raise WebhookRefused(401, "Wrong or missing X-Auth-Token.")
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRefused(400, "The body is not JSON.") from None
+        payload = json_body(body)
+    except UnreadableBody as unreadable:
+        raise WebhookRefused(400, f"The body is {unreadable}.") from None
     if not isinstance(payload, dict):
         raise WebhookRefused(400, "The body is not a JSON object.")
     event_id = payload.get("webhookEventId")
-    if not isinstance(event_id, str | int) or not str(event_id).strip():
+    event_id = "" if isinstance(event_id, bool) else str(event_id).strip()
+    if not isinstance(payload.get("webhookEventId"), str | int) or not event_id:
         raise WebhookRefused(400, "webhookEventId is missing.")
-    event_id = str(event_id).strip()[:100]
+    if len(event_id) > 100 or not event_id.isprintable():
+        raise WebhookRefused(400, "webhookEventId is not an id.")
     kind, process, ref = webhook_kind(payload)
     connection = endpoint.connection
     ignored = ""
