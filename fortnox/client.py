@@ -451,6 +451,13 @@ class FortnoxClient:
     def incoming_goods_create(self, document: dict) -> dict:
         return self.request("POST", "api/warehouse/incominggoods-v1/", json=document)
 
+    def incoming_goods_list(self, *, delivery_note: str | None = None) -> list[dict]:
+        """Incoming goods summaries (no rows). Fortnox's reference documents the filter
+        `deliveryNote`: documents whose deliveryNoteId contains the text, in any case (M: the API
+        reference at api.fortnox.se/apidocs, "List Incoming Goods Documents"); compare exactly."""
+        params = {"deliveryNote": delivery_note} if delivery_note else None
+        return self.request("GET", "api/warehouse/incominggoods-v1", params=params) or []
+
     def incoming_goods_release(self, incoming_goods_id) -> dict:
         return self.request(
             "PUT", f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/release"

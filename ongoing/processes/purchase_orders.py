@@ -10,10 +10,11 @@ row recorded before anything is sent and moved on after each step; the quantitie
 are what the warehouse received minus every receipt recorded, so neither a crash nor a receipt
 that arrives between reading and acknowledging books goods twice or loses them.
 
-A crash between Fortnox creating incoming goods and our recording its id cannot be told from a
-create that never arrived (Fortnox has no lookup by deliveryNoteId that we know of): the retry
-creates them again, and the first stays an unreleased draft — it moves no stock and receives
-nothing — whose deliveryNoteId names the receival."""
+The create is the one step that is not safe to repeat blindly: when its answer is lost (or the
+worker dies before recording the id), Fortnox may hold the document already. So a receipt left
+"creating" by an earlier attempt first looks for incoming goods with its deliveryNoteId, which
+names the receival ("Ongoing <purchase order>-<receival>"), and carries on with the one it finds;
+only when there is none does it create them."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -179,19 +180,25 @@ class ReceiptReporter:
     def _finish(self, receipt: IncomingGoodsReceipt, fortnox_po: dict) -> None:
         number = receipt.purchase_order
         if receipt.step in (Step.RECORDED, Step.CREATING):
-            self._step(receipt, Step.CREATING)
-            document = incoming_goods_document(
-                fortnox_po,
-                receipt.quantities,
-                delivery_note_id=f"Ongoing {number}-{receipt.sequence}",
-                date=timezone.localdate().isoformat(),
+            delivery_note_id = f"Ongoing {number}-{receipt.sequence}"
+            # An earlier attempt may have created them and lost the answer (or died after).
+            created = (
+                self._created_before(delivery_note_id) if receipt.step == Step.CREATING else None
             )
-            try:
-                created = self.fortnox.incoming_goods_create(document)
-            except (FortnoxValidationError, FortnoxAuthError) as error:
-                raise IncomingGoodsRefused(
-                    INCOMING_GOODS_REFUSED.format(number=number, error=error)
-                ) from error
+            self._step(receipt, Step.CREATING)
+            if created is None:
+                document = incoming_goods_document(
+                    fortnox_po,
+                    receipt.quantities,
+                    delivery_note_id=delivery_note_id,
+                    date=timezone.localdate().isoformat(),
+                )
+                try:
+                    created = self.fortnox.incoming_goods_create(document)
+                except (FortnoxValidationError, FortnoxAuthError) as error:
+                    raise IncomingGoodsRefused(
+                        INCOMING_GOODS_REFUSED.format(number=number, error=error)
+                    ) from error
             receipt.incoming_goods_id = str(created["id"])
             self._step(receipt, Step.CREATED)
         if receipt.step in (Step.CREATED, Step.RELEASING):
@@ -211,6 +218,16 @@ class ReceiptReporter:
                 receipt.incoming_goods_id, booking_date=timezone.localdate().isoformat()
             )
             self._step(receipt, Step.COMPLETED)
+
+    def _created_before(self, delivery_note_id: str) -> dict | None:
+        """The incoming goods an earlier attempt created for this receival, if Fortnox has them
+        (the oldest, should there be more)."""
+        found = [
+            goods
+            for goods in self.fortnox.incoming_goods_list(delivery_note=delivery_note_id)
+            if goods.get("deliveryNoteId") == delivery_note_id and not goods.get("voided")
+        ]
+        return min(found, key=lambda goods: int(goods["id"])) if found else None
 
     @staticmethod
     def _step(receipt: IncomingGoodsReceipt, step: str) -> None:

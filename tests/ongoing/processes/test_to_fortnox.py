@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from fortnox.client import FortnoxClient
-from fortnox.errors import FortnoxValidationError
+from fortnox.errors import FortnoxUnavailable, FortnoxValidationError
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncFailure, SyncRun
 from integrations.processes import (
@@ -620,6 +620,7 @@ def test_a_crash_after_any_receipt_step_books_the_goods_once(
 
     assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
     assert len(booked(purchasing, number)) == 1
+    assert len(incoming_goods(purchasing, number)) == 1  # no unreleased draft left behind
     source = fortnox_po(purchasing, number)
     assert source["_state"] == "RECEIVED"
     assert all(row["receivedQuantity"] == row["orderedQuantity"] for row in source["rows"])
@@ -627,6 +628,32 @@ def test_a_crash_after_any_receipt_step_books_the_goods_once(
     assert in_stock(purchasing, item) == stock_before + received
     assert all(line.reported == line.received for line in purchase_order.lines.all())
     assert not SyncFailure.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_a_lost_answer_to_creating_incoming_goods_leaves_one_document(purchasing, monkeypatch):
+    """Found by the chaos run: Fortnox created the incoming goods but the answer never arrived;
+    the retry created them a second time and left the first as an unreleased draft."""
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    warehouse.purchase_order_receive(purchase_order=purchase_order)
+    real = FortnoxClient.incoming_goods_create
+
+    def answer_lost(self, document):
+        real(self, document)
+        raise FortnoxUnavailable("Fortnox could not be reached (ReadTimeout).")
+
+    monkeypatch.setattr(FortnoxClient, "incoming_goods_create", answer_lost)
+    assert run(purchasing).status != SyncRun.Status.SUCCEEDED
+    monkeypatch.setattr(FortnoxClient, "incoming_goods_create", real)
+
+    rerun = run(purchasing)
+
+    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
+    (goods,) = incoming_goods(purchasing, number)
+    assert goods["released"] and goods["completed"]
+    assert [row["receivedQuantity"] for row in goods["rows"]] == [
+        line.received for line in purchase_order.lines.order_by("row_number")
+    ]
 
 
 def test_keys_without_warehouse_permission_fail_with_what_to_do(purchasing):
