@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,9 @@ def arguments(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--fault-scale", type=float, default=1.0, help="multiply every fault probability"
     )
+    parser.add_argument(
+        "--jobs", type=int, choices=(1, 2), default=2, help="2: the two runs side by side"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--show", type=int, default=20, help="differences to print at most")
     parser.add_argument("--verbose", action="store_true", help="keep the engine's log")
@@ -62,7 +66,7 @@ def main(argv=None) -> int:
 
     from .faults import FaultPlan
     from .report import summary, table
-    from .runner import Options, databases, prepare_book, run_scenario
+    from .runner import Options, clone_databases, databases, prepare_book, run_both, run_scenario
     from .scenario import Size
 
     run_options = Options(
@@ -80,17 +84,19 @@ def main(argv=None) -> int:
     with databases():
         prepare_book(run_options)
         if options.only:
+            clone_databases([options.only])
             result = run_scenario(run_options, faults=options.only == "faulty", label=options.only)
             print(json.dumps(result.audit, indent=2, ensure_ascii=False))
             print(f"{result.runs} runs, kills {result.kills}, {result.wall_seconds:.0f} s")
             return 0
-        print(f"clean run: {run_options.size} seed {options.seed} …", flush=True)
-        clean = run_scenario(run_options, faults=False, label="clean")
-        run_options.kill_reference = {
-            phase.name: phase.first_run_boundaries for phase in clean.phases
-        }
-        print(f"  {clean.runs} runs, {clean.wall_seconds:.0f} s; faulty run …", flush=True)
-        faulty = run_scenario(run_options, faults=True, label="faulty")
+        started = time.monotonic()
+        print(
+            f"{run_options.size}, seed {options.seed}: the clean and the faulty run"
+            f"{' side by side' if options.jobs > 1 else ''} …",
+            flush=True,
+        )
+        clean, faulty = run_both(run_options, parallel=options.jobs > 1)
+        print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
     figures = summary(clean, faulty, run_options)
     print()
     print(table(figures))

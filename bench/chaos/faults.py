@@ -34,9 +34,9 @@ class FaultPlan:
     """Per-call probabilities. A 429 burst starts with probability `burst_start` and answers
     that call and the next `burst_length - 1` calls of the channel with 429."""
 
-    server_error: float = 0.06
-    timeout: float = 0.05
-    lost_response: float = 0.07
+    server_error: float = 0.07
+    timeout: float = 0.06
+    lost_response: float = 0.08
     burst_start: float = 0.015
     burst_length: tuple[int, int] = (2, 8)
     retry_after: tuple[int, int] = (1, 4)

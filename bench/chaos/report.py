@@ -111,11 +111,19 @@ def table(figures: dict) -> str:
     for what in ("back orders", "invoices", "incoming goods", "custom documents"):
         row(f"  {what} at the end", clean["size"][what], faulty["size"][what])
     for event in (
+        "orders picked and sent",
+        "  of which short (back order)",
+        "back orders confirmed",
+        "new orders",
+        "orders changed in Fortnox",
+        "orders cancelled in Fortnox",
         "receivals",
+        "purchase orders closed",
+        "purchase orders entered in the warehouse",
         "returns",
         "inventory adjustments",
-        "orders cancelled in Fortnox",
-        "orders changed in Fortnox",
+        "articles changed in Fortnox",
+        "suppliers renamed in Fortnox",
     ):
         row(f"  {event}", clean["events"].get(event, 0), faulty["events"].get(event, 0))
     for channel in CHANNELS:

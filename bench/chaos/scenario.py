@@ -318,7 +318,7 @@ class Scenario:
         candidates = PurchaseOrder.objects.filter(
             goods_owner=self.goods_owner, status__lt=PurchaseOrderStatus.DEFLECTION
         ).order_by("purchase_order_number")
-        candidates = sorted(candidates, key=lambda po: int(po.purchase_order_number))
+        candidates = sorted(candidates, key=lambda po: _number_key(po.purchase_order_number))
         for purchase_order in self._sample(candidates, share):
             quantities = {}
             for line in purchase_order.lines.order_by("row_number"):
@@ -343,6 +343,31 @@ class Scenario:
                     else PurchaseOrderStatus.DEFLECTION,
                 )
                 self.count("purchase orders closed")
+
+    def warehouse_purchase_orders(self, count: int) -> None:
+        """Purchase orders the warehouse enters itself, not from Fortnox: each receival of one is
+        reported as an OngoingInboundOrder document."""
+        entered = PurchaseOrder.objects.filter(
+            goods_owner=self.goods_owner, purchase_order_number__startswith="W"
+        ).count()
+        for index in range(entered + 1, entered + count + 1):
+            articles = self.rng.sample(self._stock_articles(), self.rng.randint(1, 3))
+            warehouse.purchase_order_upsert(
+                goods_owner=self.goods_owner,
+                data={
+                    "purchaseOrderNumber": f"W{index}",
+                    "supplierInfo": {"supplierNumber": "1", "supplierName": "Leverantör 1 AB"},
+                    "purchaseOrderLines": [
+                        {
+                            "rowNumber": str(row),
+                            "articleNumber": article,
+                            "numberOfItems": self.rng.randint(5, 30),
+                        }
+                        for row, article in enumerate(articles, start=1)
+                    ],
+                },
+            )
+            self.count("purchase orders entered in the warehouse")
 
     def returns(self, share: float) -> None:
         for order in self._sample(self._wms_orders(OrderStatus.SENT), share):
@@ -413,6 +438,23 @@ class Scenario:
         )
         self.edit(started[:conflicts])
 
+    def master_data(self, *, articles: float, suppliers: int) -> None:
+        """Articles changed in Fortnox, and suppliers renamed (their articles are sent again)."""
+        for number in self._sample(self._stock_articles(), articles):
+            store.article_write(
+                self.company,
+                {
+                    "Description": f"Artikel {number}, ny",
+                    "PurchasePrice": self.rng.randint(10, 400),
+                },
+                key=number,
+            )
+            self.count("articles changed in Fortnox")
+        numbers = [str(number) for number in range(1, self.size.suppliers + 1)]
+        for number in self._sample(numbers, suppliers / len(numbers)):
+            store.supplier_write(self.company, {"Name": f"Leverantör {number} Nya AB"}, key=number)
+            self.count("suppliers renamed in Fortnox")
+
     def new_orders(self, share: float) -> None:
         for _ in range(round(self.size.orders * share)):
             self.new_order(sent=True)
@@ -440,6 +482,7 @@ class Scenario:
         self.confirm(0.5, back_orders=False)
         self.new_orders(0.05)
         self.send_purchase_orders()
+        self.warehouse_purchase_orders(max(1, self.size.purchase_orders // 10))
 
     def phase_second_wave(self) -> None:
         self.confirm(0.6, back_orders=True)
@@ -449,6 +492,7 @@ class Scenario:
         self.adjust(0.05)
         self.receive(0.5, partial=True, close_share=0.3)
         self.fortnox_work(picked=picked, cancel=0.02, edit=0.03, conflicts=1)
+        self.master_data(articles=0.05, suppliers=1)
 
     def phase_third_wave(self) -> None:
         self.confirm(1.0, back_orders=True)
@@ -461,6 +505,11 @@ class Scenario:
     def phase_last_orders(self) -> None:
         self.pick_and_send(0.5, partial_share=0.0)
         self.returns(0.03)
+
+
+def _number_key(number: str) -> tuple:
+    """Fortnox's purchase orders (1, 2, … 10) in number order, then the warehouse's own (W1, …)."""
+    return (0, int(number), "") if number.isdigit() else (1, 0, number)
 
 
 PHASES = (

@@ -404,10 +404,30 @@ def audit(*, company: SandboxCompany, goods_owner: GoodsOwner) -> dict:
             for row in data.get("rows") or []:
                 key = (str(row.get("purchaseOrderId")), str(row.get("purchaseOrderRowId")))
                 released_goods[key] += _number(row.get("receivedQuantity"))
+    released = {
+        snap.document_source(key): data
+        for key, data in snap.documents.items()
+        if data.get("released")
+    }
     for wms in snap.wms_purchase_orders:
         number = wms.purchase_order_number
         fortnox = snap.purchase_orders.get(number)
         if fortnox is None:
+            # Entered in the warehouse: its receivals are OngoingInboundOrder documents.
+            booked: dict[str, Decimal] = defaultdict(Decimal)
+            for source, data in released.items():
+                if source.startswith(f"inbound:{INBOUND_ORDER}:") and source.endswith(
+                    f" of {number}"
+                ):
+                    for row in data.get("rows") or []:
+                        booked[str(row.get("itemId"))] += _number(row.get("quantity"))
+            received: dict[str, Decimal] = defaultdict(Decimal)
+            for line in wms.lines.all():
+                received[line.article.article_number] += line.received
+                if (line.reported or 0) != line.received:
+                    losses["receipts"].append(f"{number} row {line.row_number}: not acknowledged")
+            if {k: v for k, v in booked.items() if v} != {k: v for k, v in received.items() if v}:
+                losses["receipts"].append(f"{number}: inbound documents")
             continue
         rows = {str(row.get("rowNum")): row for row in fortnox.get("rows") or []}
         for line in wms.lines.all():
@@ -424,11 +444,6 @@ def audit(*, company: SandboxCompany, goods_owner: GoodsOwner) -> dict:
             losses["receipts"].append(f"{number}: not completed in Fortnox")
 
     # Returns and adjustments: each is one released document with its quantities, acknowledged.
-    released = {
-        snap.document_source(key): data
-        for key, data in snap.documents.items()
-        if data.get("released")
-    }
     for return_order in snap.returns:
         name = snap.return_name(return_order)
         document = released.get(f"inbound:{INBOUND_RETURN}:return {name}")

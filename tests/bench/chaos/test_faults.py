@@ -53,7 +53,7 @@ def test_the_share_of_faulty_calls_follows_the_plan_and_every_kind_occurs():
 
 
 def test_a_429_burst_answers_the_next_calls_of_its_channel_only():
-    made = injector(FaultPlan(burst_start=0.8, burst_length=(4, 4)), seed="burst")
+    made = injector(FaultPlan(burst_start=0.7, burst_length=(4, 4)), seed="burst")
     while made.decide("a") != RATE_LIMITED:
         pass
     made.plan = FaultPlan(server_error=0, timeout=0, lost_response=0, burst_start=0)
