@@ -141,10 +141,10 @@ class ReceiptReporter:
             ).order_by("sequence")
         )
         fortnox_po = None
-        for receipt in receipts:
-            if receipt.step != Step.COMPLETED:
-                fortnox_po = fortnox_po or self.fortnox.purchase_order_get(number)
-                self._finish(receipt, fortnox_po)
+        unfinished = [receipt for receipt in receipts if receipt.step != Step.COMPLETED]
+        for receipt in unfinished:
+            fortnox_po = fortnox_po or self.fortnox.purchase_order_get(number)
+            self._finish(receipt, fortnox_po)
         booked: dict[str, Decimal] = {}
         for receipt in receipts:
             for row_id, quantity in receipt.quantities.items():
@@ -163,7 +163,12 @@ class ReceiptReporter:
             self._finish(receipt, fortnox_po)
             self.context.count("created")
         status = (info.get("purchaseOrderStatus") or {}).get("number")
-        if status in FINISHED and number not in self.completed:
+        completing = status in FINISHED and number not in self.completed
+        if not (quantities or unfinished or completing or unreported(wms_purchase_order)):
+            # Listed because goods arrived lately, all of them booked already: nothing to do.
+            self.context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
+            return
+        if completing:
             self.fortnox.purchase_order_complete(number)
             self.completed[number] = record_link_save(
                 integration=self.context.integration,
@@ -235,14 +240,38 @@ class ReceiptReporter:
         receipt.save(update_fields=["step", "incoming_goods_id", "updated_at"])
 
 
+def unreported(wms_purchase_order: dict) -> bool:
+    """Whether the warehouse shows received goods not yet acknowledged."""
+    return any(
+        decimal_or_none(line.get("receivedNumberOfItems"), what="received")
+        != decimal_or_none(line.get("reportedNumberOfItems"), what="reported")
+        for line in wms_purchase_order.get("purchaseOrderLines") or []
+    )
+
+
+def received_since(context: ProcessContext, wms: OngoingClient) -> list[dict]:
+    """Purchase orders that received goods since this process last finished. Acknowledging sets
+    the warehouse's reported quantity to what it has received by then: goods that arrive between
+    a run's reading and its acknowledging are acknowledged without being booked, and the report
+    flag never shows them again; this listing does."""
+    cursor = context.cursor()
+    if not cursor:
+        return []
+    since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP
+    return [item for page in wms.purchase_orders_list(received_from=since) for item in page.items]
+
+
 def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: OngoingClient) -> dict:
-    """The warehouse purchase orders to handle: those with receipts not yet reported, and those
-    of ours the warehouse closed (Deflection, Received) since the last run without receiving
-    anything more, which the report flag alone would never show again."""
+    """The warehouse purchase orders to handle: those with receipts not yet reported, those that
+    received goods since the last run (received_since), and those of ours the warehouse closed
+    (Deflection, Received) since the last run without receiving anything more, which the report
+    flag alone would never show again."""
     listed = {}
     for page in wms.purchase_orders_list(only_lines_to_report=True):
         for item in page.items:
             listed[item["purchaseOrderInfo"]["purchaseOrderId"]] = item
+    for item in received_since(context, wms):
+        listed.setdefault(item["purchaseOrderInfo"]["purchaseOrderId"], item)
     cursor = context.cursor()
     since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
     for page in wms.purchase_orders_list(status_changed_from=since):

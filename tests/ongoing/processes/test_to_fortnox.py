@@ -656,6 +656,35 @@ def test_a_lost_answer_to_creating_incoming_goods_leaves_one_document(purchasing
     ]
 
 
+def test_goods_received_while_a_run_reports_the_last_receival_are_booked_next_run(
+    purchasing, monkeypatch
+):
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    lines = list(purchase_order.lines.order_by("row_number"))
+    warehouse.purchase_order_receive(
+        purchase_order=purchase_order, quantities={line.row_number: Decimal(1) for line in lines}
+    )
+    real = OngoingClient.purchase_order_set_reported_received
+
+    def more_arrives_first(self, *, purchase_order_id):
+        # The warehouse books the rest between the run's reading and its acknowledging.
+        monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", real)
+        warehouse.purchase_order_receive(purchase_order=purchase_order)
+        return real(self, purchase_order_id=purchase_order_id)
+
+    monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", more_arrives_first)
+    run(purchasing)
+    purchasing.catch_up()
+    run(purchasing)
+
+    source = fortnox_po(purchasing, number)
+    assert [row["receivedQuantity"] for row in source["rows"]] == [
+        line.received for line in purchase_order.lines.order_by("row_number")
+    ]
+    assert len(booked(purchasing, number)) == 2
+
+
 def test_keys_without_warehouse_permission_fail_with_what_to_do(purchasing):
     purchasing.company.warehouse_module = False
     purchasing.company.save(update_fields=["warehouse_module"])
@@ -721,6 +750,37 @@ def test_receivals_of_a_purchase_order_entered_in_the_warehouse_are_inbound_orde
     assert all(line.reported == line.received for line in purchase_order.lines.all())
     assert run(module_on).counts[WAREHOUSE_MODULE]["created"] == 0
     assert len(documents(module_on)) == 2
+
+
+def test_goods_received_while_a_run_reports_a_warehouse_purchase_order_are_reported_next_run(
+    module_on, monkeypatch
+):
+    article = stock_articles(module_on)[0]
+    purchase_order, _message = warehouse.purchase_order_upsert(
+        goods_owner=module_on.goods_owner,
+        data={
+            "purchaseOrderNumber": "WMS-1",
+            "purchaseOrderLines": [
+                {"rowNumber": "1", "articleNumber": article.article_number, "numberOfItems": 10}
+            ],
+        },
+    )
+    warehouse.purchase_order_receive(purchase_order=purchase_order, quantities={"1": Decimal(4)})
+    real = OngoingClient.purchase_order_set_reported_received
+
+    def more_arrives_first(self, *, purchase_order_id):
+        monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", real)
+        warehouse.purchase_order_receive(purchase_order=purchase_order)
+        return real(self, purchase_order_id=purchase_order_id)
+
+    monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", more_arrives_first)
+    run(module_on)
+    module_on.catch_up()
+    run(module_on)
+
+    inbound = [d for key, d in documents(module_on).items() if "OngoingInboundOrder" in key]
+    assert sorted(d["rows"][0]["quantity"] for d in inbound) == [4, 6]
+    assert all(document["released"] for document in inbound)
 
 
 def test_closing_after_the_last_receival_was_reported_completes_the_order(purchasing):
