@@ -3,6 +3,7 @@
 from .faults import FAULT_KINDS, LOST_RESPONSE, RATE_LIMITED, SERVER_ERROR, TIMEOUT, faulted
 from .runner import CHANNELS, RunResult, fault_share
 from .state import differences, quantity_differences
+from .state import problems as state_problems
 
 KIND_LABELS = {
     SERVER_ERROR: "500",
@@ -21,18 +22,16 @@ def _size(result: RunResult) -> dict:
         "back orders": len(state["fortnox.orders"]) - len(orders),
         "purchase orders": len(state["fortnox.purchase_orders"]),
         "invoices": sum(len(group) for group in state["fortnox.invoices"].values()),
-        "incoming goods": sum(len(group) for group in state["fortnox.incoming_goods"].values()),
-        "custom documents": sum(len(group) for group in state["fortnox.custom_documents"].values()),
+        "incoming goods": result.audit["documents"]["incoming goods"],
+        "custom documents": result.audit["documents"]["custom documents"],
     }
 
 
 def _run_figures(result: RunResult) -> dict:
-    problems = {
-        f"duplicate {what}": names for what, names in result.audit["duplicates"].items() if names
-    }
-    problems.update(
-        {f"lost {what}": names for what, names in result.audit["losses"].items() if names}
-    )
+    problems = state_problems(result.audit)
+    for phase in result.phases[:-1]:
+        for what, names in phase.problems.items():
+            problems[f"{what} after the {phase.name}"] = names
     return {
         "size": _size(result),
         "events": result.events,
@@ -50,6 +49,7 @@ def _run_figures(result: RunResult) -> dict:
                 "faulty_runs": p.faulty_runs,
                 "converged": p.converged,
                 "first_run_boundaries": p.first_run_boundaries,
+                "problems": p.problems,
             }
             for p in result.phases
         ],
@@ -94,6 +94,11 @@ def summary(clean: RunResult, faulty: RunResult, options) -> dict:
     return figures
 
 
+def _earlier(run: dict) -> int:
+    """Duplicates and losses found at the end of the phases before the last."""
+    return sum(len(names) for phase in run["phases"][:-1] for names in phase["problems"].values())
+
+
 def table(figures: dict) -> str:
     clean, faulty = figures["clean"], figures["faulty"]
     rows: list[tuple[str, str, str]] = []
@@ -122,6 +127,8 @@ def table(figures: dict) -> str:
         "purchase orders entered in the warehouse",
         "returns",
         "inventory adjustments",
+        "received during a run",
+        "sent during a run",
         "articles changed in Fortnox",
         "suppliers renamed in Fortnox",
     ):
@@ -155,6 +162,11 @@ def table(figures: dict) -> str:
         row(f"duplicate {what}", clean["duplicates"][what], faulty["duplicates"][what])
     for what in clean["losses"]:
         row(f"lost {what}", clean["losses"][what], faulty["losses"][what])
+    row(
+        "  the same, at the end of an earlier phase",
+        _earlier(clean),
+        _earlier(faulty),
+    )
     row("differences from the clean run's final state", "—", len(figures["differences"]))
     row("  of which quantities", "—", len(figures["quantity_differences"]))
     row("wall time (s)", clean["wall_seconds"], faulty["wall_seconds"])

@@ -44,7 +44,7 @@ from integrations.services.scheduler import integrations_tick
 from . import state
 from .faults import ChannelAnswers, FaultInjector, FaultPlan, FaultyTransport, Tally, faulted
 from .scenario import PHASES, Scenario, Size
-from .workers import ForkedWorker, SharedClock
+from .workers import DID, ForkedWorker, SharedClock
 from .world import environment, prepare, world
 
 CHANNELS = ("fortnox", "ongoing")
@@ -98,6 +98,8 @@ class PhaseResult:
     faulty_runs: int = 0
     first_run_boundaries: int = 0
     converged: bool = False
+    # What the audit found at the end of the phase: {"duplicate invoices": [names], …}.
+    problems: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -210,7 +212,7 @@ class Broker:
 class Operations:
     """Beat, broker and workers for one integration."""
 
-    def __init__(self, *, world, worker, clock, tally, options, faults, result, kill_rng):
+    def __init__(self, *, world, worker, clock, tally, options, faults, result, scenario):
         self.world = world
         self.worker = worker
         self.clock = clock
@@ -218,7 +220,9 @@ class Operations:
         self.options = options
         self.faults = faults
         self.result = result
-        self.kill_rng = kill_rng
+        self.scenario = scenario
+        self.kill_rng = random.Random(f"kills:{options.seed}")
+        self.meanwhile_rng = random.Random(f"meanwhile:{options.seed}")
         self.broker = Broker()
         self.executions = 0
 
@@ -231,9 +235,10 @@ class Operations:
         self.clock.advance_to((int(self.clock.now()) // 60 + 1) * 60)
         self.result.reaped += integrations_tick().reaped
 
-    def execute(self, message, *, faults: bool, kill_at: int | None):
-        """Deliver one message to a worker (again and again while workers die); returns the run
-        it made (None when it made none) and the boundaries the first worker crossed."""
+    def execute(self, message, *, faults: bool, kill_at: int | None, meanwhile=()):
+        """Deliver one message to a worker (again and again while workers die). `meanwhile`:
+        (boundary, action) pairs done while it runs. Returns the run it made (None when it made
+        none), the first worker's outcome, and per action 0 (not done), DID or NOTHING_TO_DO."""
         task = celery_app.tasks[message.headers["task"]]
         args, kwargs, _embed = message.decode()
         latest = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
@@ -246,19 +251,24 @@ class Operations:
             seed_key=f"{self.options.seed}:{self.executions}",
             faults=faults,
             kill_at=kill_at,
+            meanwhile=meanwhile,
         )
         self._count_calls(before, faulty=faults)
+        flags = list(outcome.meanwhile) or [0] * len(meanwhile)
         if outcome.exit_code not in (0, -1):
             self.result.worker_crashes += 1
         run = SyncRun.objects.filter(pk__gt=latest).order_by("pk").first()
         if outcome.killed:
             self.result.kills.append(outcome.kill_point)
             message.requeue()
-            redelivered = self.broker.get()
-            self.execute(redelivered, faults=faults, kill_at=None)
-            return None, outcome
+            rest = [pair for pair, flag in zip(meanwhile, flags, strict=True) if not flag]
+            _run, _outcome, rest_flags = self.execute(
+                self.broker.get(), faults=faults, kill_at=None, meanwhile=rest
+            )
+            later = iter(rest_flags)
+            return None, outcome, [flag or next(later) for flag in flags]
         message.ack()
-        return run, outcome
+        return run, outcome, flags
 
     def _count_calls(self, before: dict, *, faulty: bool) -> None:
         after = self.tally.snapshot()
@@ -269,9 +279,16 @@ class Operations:
                     bucket = target.setdefault(channel, dict.fromkeys(counts, 0))
                     bucket[kind] += delta
 
-    def converge(self, phase: PhaseResult, *, kills: int) -> None:
+    def converge(self, phase: PhaseResult, *, kills: int, meanwhile=()) -> None:
         """Run until a run is quiet. In a faulty run, faults go on while the runs make progress
-        (and at most `faulty_runs` runs); `kills` of those runs' workers are killed."""
+        (and at most `faulty_runs` runs); `kills` of those runs' workers are killed. `meanwhile`
+        are (label, action) pairs the warehouse does during the phase's first run, each at a
+        seeded boundary, in order (a killed run leaves the rest to the next)."""
+        reference = BOUNDARIES_PER_ORDER * self.options.size.orders
+        pending = [
+            (label, self.meanwhile_rng.randint(1, reference) if when is None else when, action)
+            for label, when, action in meanwhile
+        ]
         kill_at = self._kill_point(phase) if kills else None
         faulty = self.faults
         idle = 0
@@ -284,7 +301,17 @@ class Operations:
             idle = 0
             faulty = faulty and phase.faulty_runs < self.options.faulty_runs
             armed = kill_at if faulty else None
-            run, outcome = self.execute(message, faults=faulty, kill_at=armed)
+            run, outcome, flags = self.execute(
+                message,
+                faults=faulty,
+                kill_at=armed,
+                meanwhile=[(when, action) for _label, when, action in pending],
+            )
+            for (label, _when, _action), flag in zip(pending, flags, strict=True):
+                if flag == DID:
+                    self.scenario.count(label)
+            acted = DID in flags  # the warehouse changed something the run may not have seen
+            pending = [item for item, flag in zip(pending, flags, strict=True) if not flag]
             phase.runs += 1
             phase.faulty_runs += int(faulty)
             if phase.runs == 1:
@@ -300,7 +327,7 @@ class Operations:
                 continue
             totals = run.totals
             written = totals["created"] + totals["updated"]
-            if run.status == SyncRun.Status.SUCCEEDED and not written:
+            if run.status == SyncRun.Status.SUCCEEDED and not written and not acted:
                 phase.converged = True
                 return
             if faulty and not written:
@@ -364,20 +391,24 @@ def run_scenario(options: Options, *, faults: bool, label: str) -> RunResult:
             options=options,
             faults=faults,
             result=result,
-            kill_rng=random.Random(f"kills:{options.seed}"),
+            scenario=scenario,
         )
         kills_left = options.kills if faults else 0
         try:
             for index, (name, play) in enumerate(PHASES):
-                play(scenario)
+                meanwhile = play(scenario) or []
                 phase = PhaseResult(name=name)
                 result.phases.append(phase)
                 # The kills go to the first phases' first runs, where most work is in flight.
                 phases_left = len(PHASES) - index
                 kills = -(-kills_left // phases_left) if kills_left else 0
                 before = len(result.kills)
-                operations.converge(phase, kills=kills)
+                operations.converge(phase, kills=kills, meanwhile=meanwhile)
                 kills_left -= len(result.kills) - before
+                # Quiet means caught up: nothing may be missing or doubled at any phase's end,
+                # not only at the last (a later phase could mend or hide it).
+                found = state.audit(company=current.company, goods_owner=current.goods_owner)
+                phase.problems = state.problems(found)
         finally:
             operations.broker.close()
         result.events = scenario.events

@@ -14,9 +14,11 @@ to the same state get the same events — the clean run and the faulty one — a
 lost or duplicated something sees different candidates, which the final comparison shows."""
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.utils import timezone
 
@@ -86,6 +88,9 @@ class Scenario:
             if data.get("OrderType") != "Backorder"
         )
         self.events: dict[str, int] = {}
+        # Orders the Fortnox user changed or cancelled in this phase: the warehouse leaves them
+        # alone during the run, or which of the two came first would decide the outcome.
+        self.touched: set[str] = set()
 
     def count(self, event: str, number: int = 1) -> None:
         self.events[event] = self.events.get(event, 0) + number
@@ -390,6 +395,65 @@ class Scenario:
             )
             self.count("inventory adjustments")
 
+    def meanwhile(self, *, receivals: int, shipments: int) -> list[tuple[str, object, Callable]]:
+        """What the warehouse does while the next run is under way, chosen now, as (label, when,
+        action): more goods on purchase orders whose last receival the run is about to report,
+        right before the run acknowledges that purchase order (when: a piece of the path it
+        sends; the worst moment), and orders picked and sent at a seeded point of the run (when:
+        None, the runner draws a boundary). Each action returns whether it found anything to do.
+        Shipments take only orders the shelves can fill whole, so that receivals done before or
+        after them cannot change what they ship."""
+        open_orders = PurchaseOrder.objects.filter(
+            goods_owner=self.goods_owner, status__lt=PurchaseOrderStatus.DEFLECTION
+        ).prefetch_related("lines")
+        receiving = sorted(
+            (po for po in open_orders if any(line.to_receive for line in po.lines.all())),
+            key=lambda po: (
+                all(line.reported == line.received for line in po.lines.all()),
+                _number_key(po.purchase_order_number),
+            ),
+        )
+        actions: list[tuple[str, object, Callable]] = []
+        for purchase_order in receiving[:receivals]:
+            quantities = {
+                line.row_number: Decimal(self.rng.randint(1, max(1, int(line.to_receive) // 2)))
+                for line in purchase_order.lines.all()
+                if line.to_receive
+            }
+            number = purchase_order.purchase_order_number
+            actions.append(
+                (
+                    "received during a run",
+                    f"/purchaseOrders/{purchase_order.pk}/setReported",
+                    partial(_receive, self.goods_owner.pk, number, quantities),
+                )
+            )
+        shelves = {
+            article.pk: article.number_of_items
+            for article in Article.objects.filter(goods_owner=self.goods_owner)
+        }
+        fillable = []
+        for order in self._wms_orders(OrderStatus.OPEN):
+            wanted = [
+                (line.article_id, line.to_pick)
+                for line in order.lines.all()
+                if line.should_be_picked
+            ]
+            if order.order_number in self.touched or not wanted:
+                continue
+            if all(shelves[article] >= quantity for article, quantity in wanted):
+                fillable.append((order, wanted))
+        self.touched = set()
+        for order, wanted in self.rng.sample(fillable, min(shipments, len(fillable))):
+            if not all(shelves[article] >= quantity for article, quantity in wanted):
+                continue  # another shipment chosen before it takes the goods
+            for article, quantity in wanted:
+                shelves[article] -= quantity
+            actions.append(
+                ("sent during a run", None, partial(_ship, self.goods_owner.pk, order.order_number))
+            )
+        return actions
+
     # --- the Fortnox user -------------------------------------------------------------------
 
     def confirm(self, share: float, *, back_orders: bool) -> None:
@@ -420,6 +484,7 @@ class Scenario:
             )
             rows[changed]["OrderedQuantity"] = rows[changed]["DeliveredQuantity"] = quantity
             store.order_write(self.company, {"OrderRows": rows}, key=number)
+            self.touched.add(number)
             self.count("orders changed in Fortnox")
 
     def fortnox_work(self, *, picked: set[str], cancel: float, edit: float, conflicts: int) -> None:
@@ -429,6 +494,7 @@ class Scenario:
         cancelled = self._sample(untouched, cancel)
         for number in cancelled:
             store.order_cancel(self.company, number)
+            self.touched.add(number)
             self.count("orders cancelled in Fortnox")
         rest = [number for number in untouched if number not in cancelled]
         self.edit(self._sample(rest, edit))
@@ -475,7 +541,13 @@ class Scenario:
     def phase_first_sync(self) -> None:
         """Nothing happens: the first runs send the whole book to the warehouse."""
 
-    def phase_first_wave(self) -> None:
+    def _during(self) -> dict:
+        return {
+            "receivals": max(1, self.size.purchase_orders // 10),
+            "shipments": max(1, self.size.orders // 100),
+        }
+
+    def phase_first_wave(self):
         picked = self.pick_and_send(0.4, partial_share=0.3)
         self.receive(0.6, partial=True)
         self.fortnox_work(picked=picked, cancel=0.03, edit=0.05, conflicts=2)
@@ -483,8 +555,9 @@ class Scenario:
         self.new_orders(0.05)
         self.send_purchase_orders()
         self.warehouse_purchase_orders(max(1, self.size.purchase_orders // 10))
+        return self.meanwhile(**self._during())
 
-    def phase_second_wave(self) -> None:
+    def phase_second_wave(self):
         self.confirm(0.6, back_orders=True)
         self.confirm(1.0, back_orders=False)
         picked = self.pick_and_send(0.4, partial_share=0.2)
@@ -493,18 +566,54 @@ class Scenario:
         self.receive(0.5, partial=True, close_share=0.3)
         self.fortnox_work(picked=picked, cancel=0.02, edit=0.03, conflicts=1)
         self.master_data(articles=0.05, suppliers=1)
+        return self.meanwhile(**self._during())
 
-    def phase_third_wave(self) -> None:
+    def phase_third_wave(self):
         self.confirm(1.0, back_orders=True)
         self.pick_and_send(0.7, partial_share=0.1)
         self.returns(0.05)
         self.adjust(0.03)
-        self.receive(1.0, partial=False, close_share=1.0)
+        self.receive(1.0, partial=True, close_share=0.5)
         self.new_orders(0.02)
+        return self.meanwhile(**self._during())
 
     def phase_last_orders(self) -> None:
         self.pick_and_send(0.5, partial_share=0.0)
         self.returns(0.03)
+        self.receive(1.0, partial=False, close_share=1.0)
+
+
+def _receive(goods_owner_id: int, number: str, quantities: dict) -> bool:
+    """The warehouse receives goods on a purchase order (as much of `quantities` as is still
+    to come)."""
+    purchase_order = PurchaseOrder.objects.get(
+        goods_owner_id=goods_owner_id, purchase_order_number=number
+    )
+    if purchase_order.status >= PurchaseOrderStatus.DEFLECTION:
+        return False
+    rest = {line.row_number: line.to_receive for line in purchase_order.lines.all()}
+    wanted = {row: min(quantity, rest.get(row, 0)) for row, quantity in quantities.items()}
+    if not any(wanted.values()):
+        return False
+    warehouse.purchase_order_receive(purchase_order=purchase_order, quantities=wanted)
+    return True
+
+
+def _ship(goods_owner_id: int, number: str) -> bool:
+    """The warehouse picks what it has of an open order and sends it."""
+    order = Order.objects.get(goods_owner_id=goods_owner_id, order_number=number)
+    if order.status != OrderStatus.OPEN:
+        return False
+    quantities = {
+        line.row_number: min(line.to_pick, line.article.number_of_items)
+        for line in order.lines.select_related("article")
+        if line.should_be_picked
+    }
+    if not any(quantities.values()):
+        return False
+    warehouse.order_pick(order=order, quantities=quantities)
+    warehouse.order_send(order=order)
+    return True
 
 
 def _number_key(number: str) -> tuple:

@@ -179,6 +179,25 @@ class Snapshot:
         return f"{category}:{document_type}:{source}"
 
 
+def _receipts(rows) -> dict:
+    """Receipt documents as what they booked: per (purchase order, row) the quantity of the
+    released documents, and the rows of documents not released. How a purchase order's goods are
+    split into documents is left out: goods received while a run reports the last receival join
+    the next document, so the split depends on timing; the total may not."""
+    booked: dict[str, Decimal] = defaultdict(Decimal)
+    unreleased: Counter = Counter()
+    for (purchase_order, row), quantity, document in rows:
+        key = f"{purchase_order} row {row}"
+        if document.get("released") and document.get("completed", True):
+            booked[key] += _number(quantity)
+        else:
+            unreleased[key] += 1
+    return {
+        "booked": {key: _plain(value) for key, value in sorted(booked.items())},
+        "rows of documents not released": dict(sorted(unreleased.items())),
+    }
+
+
 def canonical_state(*, company: SandboxCompany, goods_owner: GoodsOwner) -> dict:
     snap = Snapshot(company=company, goods_owner=goods_owner)
     names = snap.names
@@ -223,12 +242,29 @@ def canonical_state(*, company: SandboxCompany, goods_owner: GoodsOwner) -> dict
             for data in snap.invoices.values()
         ),
         "fortnox.purchase_orders": _scrub(snap.purchase_orders, names),
-        "fortnox.incoming_goods": _grouped(
-            (str(data.get("deliveryNoteId")), _scrub(data, names))
+        "fortnox.incoming_goods": _receipts(
+            (
+                (str(row.get("purchaseOrderId")), str(row.get("purchaseOrderRowId"))),
+                row.get("receivedQuantity"),
+                data,
+            )
             for data in snap.incoming_goods.values()
+            for row in data.get("rows") or []
         ),
         "fortnox.custom_documents": _grouped(
-            (snap.document_source(key), _scrub(data, names)) for key, data in snap.documents.items()
+            (snap.document_source(key), _scrub(data, names))
+            for key, data in snap.documents.items()
+            if data.get("type") != INBOUND_ORDER
+        ),
+        "fortnox.inbound_order_documents": _receipts(
+            (
+                (snap.document_source(key).rsplit(" of ", 1)[-1], str(row.get("itemId"))),
+                row.get("quantity"),
+                data,
+            )
+            for key, data in snap.documents.items()
+            if data.get("type") == INBOUND_ORDER
+            for row in data.get("rows") or []
         ),
         "fortnox.document_types": _scrub(_records(company, Kind.DOCUMENT_TYPE), names),
         "wms.articles": {
@@ -469,6 +505,10 @@ def audit(*, company: SandboxCompany, goods_owner: GoodsOwner) -> dict:
             losses["adjustments"].append(f"{adjustment.pk} of {number}")
 
     return {
+        "documents": {
+            "incoming goods": len(snap.incoming_goods),
+            "custom documents": len(snap.documents),
+        },
         "duplicates": duplicates,
         "losses": {
             key: losses.get(key, [])
@@ -483,3 +523,10 @@ def audit(*, company: SandboxCompany, goods_owner: GoodsOwner) -> dict:
             )
         },
     }
+
+
+def problems(found: dict) -> dict[str, list[str]]:
+    """An audit's findings by name ("duplicate invoices", "lost receipts"), only those found."""
+    named = {f"duplicate {what}": names for what, names in found["duplicates"].items() if names}
+    named.update({f"lost {what}": names for what, names in found["losses"].items() if names})
+    return named

@@ -31,6 +31,10 @@ from dataclasses import dataclass
 from django.db import connection, connections
 
 KILL_POINT_CHARS = 300
+# At most this many actions of someone else's per worker; what each came to.
+MEANWHILE = 64
+DID = 1
+NOTHING_TO_DO = 2
 # A statement that changes data (not a read, nor the BEGIN that opens a transaction).
 WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
@@ -56,17 +60,45 @@ class SharedClock:
 
 
 class KillSwitch:
-    """Counts boundaries in a worker and kills the worker at the `kill_at`-th one."""
+    """Counts boundaries in a worker, does what someone else does meanwhile when its moment
+    comes, and kills the worker at the `kill_at`-th boundary.
 
-    def __init__(self, *, kill_at: int | None, transport, report):
+    `meanwhile` holds (when, action) pairs; an action returns whether it did anything. `when` is
+    a boundary number, or a piece of a path: the action is done just before the worker sends a
+    request whose path contains it (the worst moment for it, e.g. right before the run
+    acknowledges what it read)."""
+
+    def __init__(self, *, kill_at: int | None, transport, report, meanwhile=()):
         self.kill_at = kill_at
         self.transport = transport
         self.report = report
+        self.meanwhile = list(meanwhile)
+        self.acting = False
         self.count = 0
 
-    def _cross(self, where: str) -> None:
+    def act(self, *, upto: int | None = None, sending: str = "") -> None:
+        """Do the actions due at boundary `upto`, or before sending to the path `sending` (all
+        that are left when neither is given)."""
+        for index, (when, action) in enumerate(self.meanwhile):
+            if self.report.done[index]:
+                continue
+            if isinstance(when, str):
+                if upto is not None and not (sending and when in sending):
+                    continue
+            elif upto is not None and when > upto:
+                continue
+            self.acting = True
+            try:
+                self.report.done[index] = DID if action() else NOTHING_TO_DO
+            finally:
+                self.acting = False
+
+    def _cross(self, where: str, *, sending: str = "") -> None:
+        if self.acting:
+            return
         self.count += 1
         self.report.boundaries.value = self.count
+        self.act(upto=self.count, sending=sending)
         if self.kill_at is not None and self.count >= self.kill_at:
             self.report.kill_point.value = f"#{self.count} {where}"[:KILL_POINT_CHARS].encode()
             os.kill(os.getpid(), signal.SIGKILL)
@@ -76,7 +108,7 @@ class KillSwitch:
             return
         path = request.path_url.split("?")[0]
         moment = "before sending" if event == "send" else "answer in flight:"
-        self._cross(f"{moment} {request.method} {path}")
+        self._cross(f"{moment} {request.method} {path}", sending=path if event == "send" else "")
 
     def statement(self, execute, sql, params, many, context):
         result = execute(sql, params, many, context)
@@ -91,10 +123,13 @@ class WorkerReport:
     def __init__(self):
         self.boundaries = multiprocessing.RawValue(ctypes.c_long, 0)
         self.kill_point = multiprocessing.RawArray(ctypes.c_char, KILL_POINT_CHARS + 1)
+        self.done = multiprocessing.RawArray(ctypes.c_byte, MEANWHILE)
 
     def clear(self) -> None:
         self.boundaries.value = 0
         self.kill_point.value = b""
+        for index in range(MEANWHILE):
+            self.done[index] = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,8 @@ class Outcome:
     exit_code: int
     boundaries: int
     kill_point: str
+    # Per action of `meanwhile`: 0 not done (the worker died first), DID or NOTHING_TO_DO.
+    meanwhile: tuple[int, ...] = ()
 
 
 class ForkedWorker:
@@ -114,8 +151,21 @@ class ForkedWorker:
         self.report = WorkerReport()
 
     def execute(
-        self, task, *, args, kwargs, seed_key: str, faults: bool, kill_at: int | None
+        self,
+        task,
+        *,
+        args,
+        kwargs,
+        seed_key: str,
+        faults: bool,
+        kill_at: int | None,
+        meanwhile=(),
     ) -> Outcome:
+        """Run the task in a child. `meanwhile` are (when, action) pairs (see KillSwitch): what
+        someone else (the warehouse staff) does while the task runs; the actions whose moment
+        does not come are done when it ends."""
+        if len(meanwhile) > MEANWHILE:
+            raise ValueError(f"At most {MEANWHILE} actions per run.")
         # The child must open its own database connection: one socket shared by two processes
         # corrupts both sessions.
         connections.close_all()
@@ -128,11 +178,20 @@ class ForkedWorker:
             try:
                 self.injector.reseed(seed_key)
                 self.injector.enabled = faults
-                switch = KillSwitch(kill_at=kill_at, transport=self.transport, report=self.report)
+                switch = KillSwitch(
+                    kill_at=kill_at,
+                    transport=self.transport,
+                    report=self.report,
+                    meanwhile=meanwhile,
+                )
                 self.transport.on_boundary = switch.http
                 with connection.execute_wrapper(switch.statement):
-                    task.apply(args=args, kwargs=kwargs)
+                    result = task.apply(args=args, kwargs=kwargs)
+                switch.act()
                 connections.close_all()
+                if result.failed():
+                    print(result.traceback, file=sys.stderr)
+                    code = 1
             except BaseException:
                 traceback.print_exc()
                 code = 1
@@ -147,4 +206,5 @@ class ForkedWorker:
             exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1,
             boundaries=self.report.boundaries.value,
             kill_point=self.report.kill_point.value.decode(errors="replace"),
+            meanwhile=tuple(self.report.done[: len(meanwhile)]),
         )

@@ -45,6 +45,10 @@ def test_a_faulty_run_with_killed_workers_converges_to_the_clean_run(tmp_path):
     assert faulty["events"]["returns"] > 0
     assert faulty["events"]["inventory adjustments"] > 0
     assert faulty["events"]["receivals"] > faulty["size"]["purchase orders"]  # partial ones
+    # The warehouse also worked while runs were under way.
+    assert faulty["events"]["received during a run"] > 0
+    assert faulty["events"]["sent during a run"] > 0
+    assert all(not phase["problems"] for phase in clean["phases"] + faulty["phases"])
     # The faults were real: at least a fifth of each sandbox's calls, of every kind.
     for channel in ("fortnox", "ongoing"):
         counts = faulty["faulty_calls"][channel]

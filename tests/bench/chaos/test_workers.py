@@ -7,7 +7,7 @@ import signal
 import pytest
 from django.db import connection, transaction
 
-from bench.chaos.workers import KillSwitch, SharedClock, WorkerReport
+from bench.chaos.workers import DID, NOTHING_TO_DO, KillSwitch, SharedClock, WorkerReport
 from tenants.models import Tenant
 
 
@@ -89,3 +89,22 @@ def test_the_shared_clock_only_moves_forward():
     assert clock.now() == 105.0
     clock.advance_to(200)
     assert clock.now() == 200.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_warehouse_acts_at_its_boundary_or_right_before_its_request_and_once(kills):
+    done = []
+    acting = switch(kill_at=None)
+    acting.meanwhile = [
+        (2, lambda: done.append("second boundary") or True),
+        ("/orders", lambda: done.append("before the orders call") or False),
+        (99, lambda: done.append("never reached") or True),
+    ]
+    acting.http("answered", Request())
+    assert done == []
+    acting.http("send", Request())
+    assert done == ["second boundary", "before the orders call"]
+    acting.http("send", Request())
+    acting.act()
+    assert done == ["second boundary", "before the orders call", "never reached"]
+    assert list(acting.report.done[:3]) == [DID, NOTHING_TO_DO, DID]
