@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format migrate demo messages clean
+.PHONY: run test install lint format migrate demo messages clean chaos
 
 run: install migrate demo
 	$(BIN)/honcho start -f Procfile.dev
@@ -15,6 +15,12 @@ run: install migrate demo
 test: install
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# The chaos-convergence proof (RELIABILITY.md section 1): 1,000 orders, 300 articles, 50 purchase
+# orders, clean and with faults and killed workers. Smaller or another seed:
+# make chaos CHAOS_ARGS="--orders 200 --articles 60 --purchase-orders 10 --seed 3"
+chaos: install
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 install: $(STAMP)
 

@@ -512,6 +512,13 @@ class FortnoxClient:
         _check_key(created, "id", what=f"the answer to POST {path} is incoming goods")
         return created
 
+    def incoming_goods_list(self, *, delivery_note: str | None = None) -> list[dict]:
+        """Incoming goods summaries (no rows). Fortnox's reference documents the filter
+        `deliveryNote`: documents whose deliveryNoteId contains the text, in any case (M: the API
+        reference at api.fortnox.se/apidocs, "List Incoming Goods Documents"); compare exactly."""
+        params = {"deliveryNote": delivery_note} if delivery_note else None
+        return self.request("GET", "api/warehouse/incominggoods-v1", params=params) or []
+
     def incoming_goods_release(self, incoming_goods_id) -> dict:
         path = f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/release"
         return _object(self.request("PUT", path), call=f"PUT {path}", empty_ok=True)

@@ -239,8 +239,10 @@ def custom_document_release(request, company, category, document_type, document_
     )
 
 
-@endpoint(scopes=("warehouse",), methods=("POST",), warehouse=True)
+@endpoint(scopes=("warehouse",), methods=("GET", "POST"), warehouse=True)
 def incoming_goods(request, company):
+    if request.method == "GET":
+        return store.incoming_goods_list(company, request.GET)
     return JsonResponse(
         store.incoming_goods_create(company, _json_body(request, classic=False)), status=201
     )

@@ -1066,6 +1066,57 @@ def incoming_goods_create(company: SandboxCompany, body) -> dict:
     return _create(company, Kind.INCOMING_GOODS, number, document).data
 
 
+INCOMING_GOODS_FLAGS = ("released", "completed", "voided")
+INCOMING_GOODS_SUMMARY = (
+    "completed",
+    "date",
+    "deliveryNoteId",
+    "hasDeliveryNote",
+    "id",
+    "note",
+    "released",
+    "supplierName",
+    "supplierNumber",
+    "voided",
+)
+
+
+def incoming_goods_list(company: SandboxCompany, params) -> list:
+    """GET incominggoods-v1, as Fortnox documents it: released/completed/voided (true or false),
+    supplierNumber and itemId (equal), note and deliveryNote (contain the text, any case), q (the
+    id or deliveryNote contains it). Items are summaries without rows."""
+    found = []
+    for record in _records(company, Kind.INCOMING_GOODS).order_by("created_at", "key"):
+        data = {"voided": False, "hasDeliveryNote": True, "note": "", **record.data}
+        if any(
+            params.get(flag) not in (None, "") and bool(data.get(flag)) != _truthy(params[flag])
+            for flag in INCOMING_GOODS_FLAGS
+        ):
+            continue
+        if (
+            params.get("supplierNumber")
+            and str(data.get("supplierNumber")) != params["supplierNumber"]
+        ):
+            continue
+        if params.get("itemId") and params["itemId"] not in {
+            str(row.get("itemId")) for row in data.get("rows") or []
+        }:
+            continue
+        contains = {
+            "note": [data.get("note")],
+            "deliveryNote": [data.get("deliveryNoteId")],
+            "q": [data.get("id"), data.get("deliveryNoteId")],
+        }
+        if any(
+            params.get(name)
+            and not any(params[name].lower() in str(value or "").lower() for value in values)
+            for name, values in contains.items()
+        ):
+            continue
+        found.append({name: data.get(name) for name in INCOMING_GOODS_SUMMARY})
+    return found
+
+
 def _incoming_goods_record(company: SandboxCompany, incoming_goods_id) -> SandboxRecord:
     record = record_find(company, Kind.INCOMING_GOODS, incoming_goods_id)
     if record is None:

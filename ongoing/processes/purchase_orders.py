@@ -10,10 +10,11 @@ row recorded before anything is sent and moved on after each step; the quantitie
 are what the warehouse received minus every receipt recorded, so neither a crash nor a receipt
 that arrives between reading and acknowledging books goods twice or loses them.
 
-A crash between Fortnox creating incoming goods and our recording its id cannot be told from a
-create that never arrived (Fortnox has no lookup by deliveryNoteId that we know of): the retry
-creates them again, and the first stays an unreleased draft — it moves no stock and receives
-nothing — whose deliveryNoteId names the receival."""
+The create is the one step that is not safe to repeat blindly: when its answer is lost (or the
+worker dies before recording the id), Fortnox may hold the document already. So a receipt left
+"creating" by an earlier attempt first looks for incoming goods with its deliveryNoteId, which
+names the receival ("Ongoing <purchase order>-<receival>"), and carries on with the one it finds;
+only when there is none does it create them."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -140,10 +141,10 @@ class ReceiptReporter:
             ).order_by("sequence")
         )
         fortnox_po = None
-        for receipt in receipts:
-            if receipt.step != Step.COMPLETED:
-                fortnox_po = fortnox_po or self.fortnox.purchase_order_get(number)
-                self._finish(receipt, fortnox_po)
+        unfinished = [receipt for receipt in receipts if receipt.step != Step.COMPLETED]
+        for receipt in unfinished:
+            fortnox_po = fortnox_po or self.fortnox.purchase_order_get(number)
+            self._finish(receipt, fortnox_po)
         booked: dict[str, Decimal] = {}
         for receipt in receipts:
             for row_id, quantity in receipt.quantities.items():
@@ -162,7 +163,12 @@ class ReceiptReporter:
             self._finish(receipt, fortnox_po)
             self.context.count("created")
         status = _status(info)
-        if status in FINISHED and number not in self.completed:
+        completing = status in FINISHED and number not in self.completed
+        if not (quantities or unfinished or completing or unreported(wms_purchase_order)):
+            # Listed because goods arrived lately, all of them booked already: nothing to do.
+            self.context.synced(object_type=OBJECT_TYPE, object_ref=number, outcome="skipped")
+            return
+        if completing:
             self.fortnox.purchase_order_complete(number)
             self.completed[number] = record_link_save(
                 integration=self.context.integration,
@@ -179,19 +185,25 @@ class ReceiptReporter:
     def _finish(self, receipt: IncomingGoodsReceipt, fortnox_po: dict) -> None:
         number = receipt.purchase_order
         if receipt.step in (Step.RECORDED, Step.CREATING):
-            self._step(receipt, Step.CREATING)
-            document = incoming_goods_document(
-                fortnox_po,
-                receipt.quantities,
-                delivery_note_id=f"Ongoing {number}-{receipt.sequence}",
-                date=timezone.localdate().isoformat(),
+            delivery_note_id = f"Ongoing {number}-{receipt.sequence}"
+            # An earlier attempt may have created them and lost the answer (or died after).
+            created = (
+                self._created_before(delivery_note_id) if receipt.step == Step.CREATING else None
             )
-            try:
-                created = self.fortnox.incoming_goods_create(document)
-            except (FortnoxValidationError, FortnoxAuthError) as error:
-                raise IncomingGoodsRefused(
-                    INCOMING_GOODS_REFUSED.format(number=number, error=error)
-                ) from error
+            self._step(receipt, Step.CREATING)
+            if created is None:
+                document = incoming_goods_document(
+                    fortnox_po,
+                    receipt.quantities,
+                    delivery_note_id=delivery_note_id,
+                    date=timezone.localdate().isoformat(),
+                )
+                try:
+                    created = self.fortnox.incoming_goods_create(document)
+                except (FortnoxValidationError, FortnoxAuthError) as error:
+                    raise IncomingGoodsRefused(
+                        INCOMING_GOODS_REFUSED.format(number=number, error=error)
+                    ) from error
             receipt.incoming_goods_id = str(created["id"])
             self._step(receipt, Step.CREATED)
         if receipt.step in (Step.CREATED, Step.RELEASING):
@@ -212,6 +224,16 @@ class ReceiptReporter:
             )
             self._step(receipt, Step.COMPLETED)
 
+    def _created_before(self, delivery_note_id: str) -> dict | None:
+        """The incoming goods an earlier attempt created for this receival, if Fortnox has them
+        (the oldest, should there be more)."""
+        found = [
+            goods
+            for goods in self.fortnox.incoming_goods_list(delivery_note=delivery_note_id)
+            if goods.get("deliveryNoteId") == delivery_note_id and not goods.get("voided")
+        ]
+        return min(found, key=lambda goods: int(goods["id"])) if found else None
+
     @staticmethod
     def _step(receipt: IncomingGoodsReceipt, step: str) -> None:
         receipt.step = step
@@ -224,14 +246,38 @@ def _status(info: dict):
     return status.get("number") if isinstance(status, dict) else None
 
 
+def unreported(wms_purchase_order: dict) -> bool:
+    """Whether the warehouse shows received goods not yet acknowledged."""
+    return any(
+        decimal_or_none(line.get("receivedNumberOfItems"), what="received")
+        != decimal_or_none(line.get("reportedNumberOfItems"), what="reported")
+        for line in wms_purchase_order.get("purchaseOrderLines") or []
+    )
+
+
+def received_since(context: ProcessContext, wms: OngoingClient) -> list[dict]:
+    """Purchase orders that received goods since this process last finished. Acknowledging sets
+    the warehouse's reported quantity to what it has received by then: goods that arrive between
+    a run's reading and its acknowledging are acknowledged without being booked, and the report
+    flag never shows them again; this listing does."""
+    cursor = context.cursor()
+    if not cursor:
+        return []
+    since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP
+    return [item for page in wms.purchase_orders_list(received_from=since) for item in page.items]
+
+
 def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: OngoingClient) -> dict:
-    """The warehouse purchase orders to handle: those with receipts not yet reported, and those
-    of ours the warehouse closed (Deflection, Received) since the last run without receiving
-    anything more, which the report flag alone would never show again."""
+    """The warehouse purchase orders to handle: those with receipts not yet reported, those that
+    received goods since the last run (received_since), and those of ours the warehouse closed
+    (Deflection, Received) since the last run without receiving anything more, which the report
+    flag alone would never show again."""
     listed = {}
     for page in wms.purchase_orders_list(only_lines_to_report=True):
         for item in page.items:
             listed[item["purchaseOrderInfo"]["purchaseOrderId"]] = item
+    for item in received_since(context, wms):
+        listed.setdefault(item["purchaseOrderInfo"]["purchaseOrderId"], item)
     cursor = context.cursor()
     since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
     for page in wms.purchase_orders_list(status_changed_from=since):

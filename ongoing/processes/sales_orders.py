@@ -11,7 +11,7 @@ from integrations.models import SyncFailure
 from integrations.processes import SALES_ORDERS
 from integrations.selectors import LinkLookup, failed_refs_to_retry, open_failures
 from integrations.services.sync import ProcessContext
-from ongoing.client import OngoingClient, OngoingNotFound, OngoingWorkStarted
+from ongoing.client import OngoingClient, OngoingNotFound, OngoingRefused, OngoingWorkStarted
 from ongoing.mappers import order_to_ongoing
 
 from .common import (
@@ -25,11 +25,21 @@ from .common import (
 )
 
 OBJECT_TYPE = "order"
+ARTICLE_TYPE = "article"
 # Fortnox customer Type → the order type the warehouse gets when the B2B/B2C option is on.
 ORDER_TYPES = {
     "COMPANY": ("B2B", "Business to business"),
     "PRIVATE": ("B2C", "Business to consumer"),
 }
+
+
+class ArticleNotInWarehouseYet(SyncError):
+    """The warehouse refused an order that has an article this integration has not sent yet:
+    the article sync failed or has not reached it. Not the order's fault, and it passes once the
+    article is sent, so the order is offered again on the next run (a validation failure would
+    wait for the order to change, which may be never)."""
+
+    failure_kind = SyncFailure.Kind.REMOTE
 
 
 def order_wanted(order: dict, *, options: dict) -> bool:
@@ -126,6 +136,16 @@ class OrderSender:
                 f"change it in the WMS. ({error})",
             )
             return
+        except OngoingRefused as error:
+            unsent = self._articles_not_sent(body)
+            if not unsent:
+                raise
+            waiting = ArticleNotInWarehouseYet(
+                f"Order {number} waits for article {', '.join(unsent)}, which has not been sent "
+                f"to the warehouse yet; it is offered again on the next run. ({error})"
+            )
+            waiting.exchange = error.exchange
+            raise waiting from error
         object_written(
             self.context,
             self.links,
@@ -134,6 +154,12 @@ class OrderSender:
             ongoing_key=str(answer.get("orderId") or ""),
             fingerprint=content,
         )
+
+    def _articles_not_sent(self, body: dict) -> list[str]:
+        numbers = unique(line["articleNumber"] for line in body.get("orderLines") or [])
+        articles = LinkLookup(integration=self.context.integration, object_type=ARTICLE_TYPE)
+        articles.load(numbers)
+        return [number for number in numbers if articles.get(number) is None]
 
     def _cancel(self, number: str, link) -> None:
         if link is None or link.fingerprint == CANCELLED or not link.ongoing_key:

@@ -26,7 +26,7 @@ from integrations.processes import PURCHASE_ORDERS
 from integrations.selectors import LinkLookup
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
-from ongoing.client import OngoingClient
+from ongoing.client import OngoingClient, Page
 from ongoing.mappers import (
     adjustment_document,
     purchase_order_receipt_document,
@@ -44,6 +44,7 @@ from .common import (
 )
 from .fulfilment import WarehouseModuleMismatch, warehouse_module_in_fortnox
 from .purchase_orders import OBJECT_TYPE as PO_OBJECT
+from .purchase_orders import received_since, unreported
 
 PROGRESS_TYPE = "warehouse_document"
 SAVED = "saved"
@@ -221,7 +222,14 @@ def _purchase_order_receipts(reporter: DocumentReporter, wms: OngoingClient) -> 
         if reporter.context.process_enabled(PURCHASE_ORDERS)
         else {}
     )
-    for page in wms.purchase_orders_list(only_lines_to_report=True):
+    pages = list(wms.purchase_orders_list(only_lines_to_report=True))
+    seen = {item["purchaseOrderInfo"]["purchaseOrderId"] for page in pages for item in page.items}
+    late = [
+        item
+        for item in received_since(reporter.context, wms)
+        if item["purchaseOrderInfo"]["purchaseOrderId"] not in seen
+    ]
+    for page in [*pages, Page(items=late, next_id_from=0)]:
         for wms_purchase_order in page.items:
             info = wms_purchase_order["purchaseOrderInfo"]
             purchase_order_id = str(info["purchaseOrderId"])
@@ -283,8 +291,10 @@ def _purchase_order_receipts(reporter: DocumentReporter, wms: OngoingClient) -> 
                 if progress is not None and progress.fingerprint == ACKNOWLEDGED:
                     receipt.step = IncomingGoodsReceipt.Step.COMPLETED
                     receipt.save(update_fields=["step", "updated_at"])
-            if not quantities and all(
-                receipt.step == IncomingGoodsReceipt.Step.COMPLETED for receipt in receipts
+            if (
+                not quantities
+                and all(receipt.step == IncomingGoodsReceipt.Step.COMPLETED for receipt in receipts)
+                and unreported(wms_purchase_order)
             ):
                 acknowledge()  # nothing new received (e.g. only a status change): housekeeping
     return True

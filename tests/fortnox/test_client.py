@@ -351,9 +351,18 @@ def test_incoming_goods_and_purchase_orders(client, api):
         match=[matchers.query_param_matcher({"state": "SENT", "purchaseType": "WAREHOUSE"})],
         json=[{"id": 1}],
     )
+    api.add(
+        "GET",
+        f"{API}/api/warehouse/incominggoods-v1",
+        match=[matchers.query_param_matcher({"deliveryNote": "Ongoing 7-1"})],
+        json=[{"id": 4, "deliveryNoteId": "Ongoing 7-1"}],
+    )
     assert client.incoming_goods_create({"deliveryNoteId": "X", "rows": []}) == {"id": 4}
+    assert client.incoming_goods_list(delivery_note="Ongoing 7-1") == [
+        {"id": 4, "deliveryNoteId": "Ongoing 7-1"}
+    ]
     assert client.incoming_goods_complete(4, booking_date="2026-11-23") == {"id": 4}
-    assert api.calls[1].request.body == b'"2026-11-23"'
+    assert api.calls[2].request.body == b'"2026-11-23"'
     assert client.purchase_orders_list() == [{"id": 1}]
 
 

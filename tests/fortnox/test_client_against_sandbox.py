@@ -221,6 +221,10 @@ def test_warehouse_documents_incoming_goods_and_purchase_orders(client, sandbox)
             ],
         }
     )
+    # Listed by a text its deliveryNoteId contains, any case; summaries without rows.
+    assert [g["id"] for g in client.incoming_goods_list(delivery_note="fs-")] == [goods["id"]]
+    assert client.incoming_goods_list(delivery_note="FS-2") == []
+    assert "rows" not in client.incoming_goods_list()[0]
     client.incoming_goods_release(goods["id"])
     completed = client.incoming_goods_complete(goods["id"], booking_date="2026-11-23")
     assert completed["completed"] is True

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from fortnox.client import FortnoxClient
-from fortnox.errors import FortnoxValidationError
+from fortnox.errors import FortnoxUnavailable, FortnoxValidationError
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncFailure, SyncRun
 from integrations.processes import (
@@ -620,6 +620,7 @@ def test_a_crash_after_any_receipt_step_books_the_goods_once(
 
     assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
     assert len(booked(purchasing, number)) == 1
+    assert len(incoming_goods(purchasing, number)) == 1  # no unreleased draft left behind
     source = fortnox_po(purchasing, number)
     assert source["_state"] == "RECEIVED"
     assert all(row["receivedQuantity"] == row["orderedQuantity"] for row in source["rows"])
@@ -627,6 +628,61 @@ def test_a_crash_after_any_receipt_step_books_the_goods_once(
     assert in_stock(purchasing, item) == stock_before + received
     assert all(line.reported == line.received for line in purchase_order.lines.all())
     assert not SyncFailure.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_a_lost_answer_to_creating_incoming_goods_leaves_one_document(purchasing, monkeypatch):
+    """Found by the chaos run: Fortnox created the incoming goods but the answer never arrived;
+    the retry created them a second time and left the first as an unreleased draft."""
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    warehouse.purchase_order_receive(purchase_order=purchase_order)
+    real = FortnoxClient.incoming_goods_create
+
+    def answer_lost(self, document):
+        real(self, document)
+        raise FortnoxUnavailable("Fortnox could not be reached (ReadTimeout).")
+
+    monkeypatch.setattr(FortnoxClient, "incoming_goods_create", answer_lost)
+    assert run(purchasing).status != SyncRun.Status.SUCCEEDED
+    monkeypatch.setattr(FortnoxClient, "incoming_goods_create", real)
+
+    rerun = run(purchasing)
+
+    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
+    (goods,) = incoming_goods(purchasing, number)
+    assert goods["released"] and goods["completed"]
+    assert [row["receivedQuantity"] for row in goods["rows"]] == [
+        line.received for line in purchase_order.lines.order_by("row_number")
+    ]
+
+
+def test_goods_received_while_a_run_reports_the_last_receival_are_booked_next_run(
+    purchasing, monkeypatch
+):
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    lines = list(purchase_order.lines.order_by("row_number"))
+    warehouse.purchase_order_receive(
+        purchase_order=purchase_order, quantities={line.row_number: Decimal(1) for line in lines}
+    )
+    real = OngoingClient.purchase_order_set_reported_received
+
+    def more_arrives_first(self, *, purchase_order_id):
+        # The warehouse books the rest between the run's reading and its acknowledging.
+        monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", real)
+        warehouse.purchase_order_receive(purchase_order=purchase_order)
+        return real(self, purchase_order_id=purchase_order_id)
+
+    monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", more_arrives_first)
+    run(purchasing)
+    purchasing.catch_up()
+    run(purchasing)
+
+    source = fortnox_po(purchasing, number)
+    assert [row["receivedQuantity"] for row in source["rows"]] == [
+        line.received for line in purchase_order.lines.order_by("row_number")
+    ]
+    assert len(booked(purchasing, number)) == 2
 
 
 def test_keys_without_warehouse_permission_fail_with_what_to_do(purchasing):
@@ -694,6 +750,37 @@ def test_receivals_of_a_purchase_order_entered_in_the_warehouse_are_inbound_orde
     assert all(line.reported == line.received for line in purchase_order.lines.all())
     assert run(module_on).counts[WAREHOUSE_MODULE]["created"] == 0
     assert len(documents(module_on)) == 2
+
+
+def test_goods_received_while_a_run_reports_a_warehouse_purchase_order_are_reported_next_run(
+    module_on, monkeypatch
+):
+    article = stock_articles(module_on)[0]
+    purchase_order, _message = warehouse.purchase_order_upsert(
+        goods_owner=module_on.goods_owner,
+        data={
+            "purchaseOrderNumber": "WMS-1",
+            "purchaseOrderLines": [
+                {"rowNumber": "1", "articleNumber": article.article_number, "numberOfItems": 10}
+            ],
+        },
+    )
+    warehouse.purchase_order_receive(purchase_order=purchase_order, quantities={"1": Decimal(4)})
+    real = OngoingClient.purchase_order_set_reported_received
+
+    def more_arrives_first(self, *, purchase_order_id):
+        monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", real)
+        warehouse.purchase_order_receive(purchase_order=purchase_order)
+        return real(self, purchase_order_id=purchase_order_id)
+
+    monkeypatch.setattr(OngoingClient, "purchase_order_set_reported_received", more_arrives_first)
+    run(module_on)
+    module_on.catch_up()
+    run(module_on)
+
+    inbound = [d for key, d in documents(module_on).items() if "OngoingInboundOrder" in key]
+    assert sorted(d["rows"][0]["quantity"] for d in inbound) == [4, 6]
+    assert all(document["released"] for document in inbound)
 
 
 def test_closing_after_the_last_receival_was_reported_completes_the_order(purchasing):

@@ -220,6 +220,39 @@ def test_a_run_killed_half_way_and_rerun_duplicates_nothing(small_world, monkeyp
     )
 
 
+def test_an_order_refused_for_an_article_not_yet_sent_goes_through_once_it_is(
+    small_world, monkeypatch
+):
+    """Found by the chaos run: when the article sync failed (Fortnox timed out) for an article the
+    warehouse did not have, its orders were refused as invalid and never offered again."""
+    number = small_world.orders[0]
+    article = records(small_world, Kind.ORDER)[number]["OrderRows"][0]["ArticleNumber"]
+    Article.objects.filter(goods_owner=small_world.goods_owner, article_number=article).delete()
+    real_get = FortnoxClient.article_get
+
+    def timed_out_once(self, wanted):
+        if wanted == article:
+            raise FortnoxUnavailable("Fortnox could not be reached (ReadTimeout).")
+        return real_get(self, wanted)
+
+    monkeypatch.setattr(FortnoxClient, "article_get", timed_out_once)
+    first = run(small_world)
+    monkeypatch.setattr(FortnoxClient, "article_get", real_get)
+
+    assert number not in wms_orders(small_world)
+    refused = SyncFailure.objects.get(process=SALES_ORDERS, object_ref=number)
+    assert refused.kind != SyncFailure.Kind.VALIDATION
+    assert article in refused.message
+    assert first.status == SyncRun.Status.PARTIAL
+
+    second = run(small_world)
+
+    assert second.status == SyncRun.Status.SUCCEEDED, second.error
+    assert number in wms_orders(small_world)
+    refused.refresh_from_db()
+    assert refused.resolved_at is not None
+
+
 def test_a_renamed_supplier_resends_the_articles_that_carry_it(small_world):
     run(small_world)
     small_world.catch_up()
