@@ -7,19 +7,22 @@ Fortnox and the WMS answer instantly, so only our own overhead is measured.
 """
 
 import argparse
-import re
 import time
 from datetime import timedelta
 from unittest import mock
 
+from fakes import quiet_apis
 from harness import table, throwaway_database
 
 
 def make_tenants(count: int) -> list[int]:
+    """`count` companies as they are between runs: integration active and due, both connections
+    verified, every process's setting stored, and the pull processes' cursors from a last run."""
     from django.utils import timezone
 
     from fortnox.models import FortnoxConnection
-    from integrations.models import Integration
+    from integrations.models import Integration, ProcessSetting, SyncCursor
+    from integrations.processes import registry
     from ongoing.models import OngoingConnection
     from tenants.models import Tenant
 
@@ -28,9 +31,31 @@ def make_tenants(count: int) -> list[int]:
         [Tenant(name=f"Företag {n} AB", organisation_number=f"556{n:07d}") for n in range(count)],
         batch_size=2000,
     )
-    Integration.objects.bulk_create(
+    integrations = Integration.objects.bulk_create(
         [Integration(tenant=t, status=Integration.Status.ACTIVE, next_run_at=now) for t in tenants],
         batch_size=2000,
+    )
+    ProcessSetting.objects.bulk_create(
+        [
+            ProcessSetting(
+                integration=integration,
+                process=process.key,
+                enabled=process.default_enabled,
+                options=process.default_options(),
+            )
+            for integration in integrations
+            for process in registry
+        ],
+        batch_size=5000,
+    )
+    last_run = (now - timedelta(minutes=15)).isoformat()
+    SyncCursor.objects.bulk_create(
+        [
+            SyncCursor(integration=integration, process=key, value=last_run)
+            for integration in integrations
+            for key in ("suppliers", "articles", "sales_orders")
+        ],
+        batch_size=5000,
     )
     FortnoxConnection.objects.bulk_create(
         [
@@ -69,23 +94,14 @@ def tick_seconds() -> tuple[float, int]:
     from integrations.services.scheduler import integrations_claim_due
 
     queued = []
-    with mock.patch("integrations.tasks.integration_sync.delay", lambda *a: queued.append(a)):
+    with mock.patch(
+        "integrations.tasks.integration_sync.apply_async", lambda *a, **k: queued.append(a)
+    ):
         started = time.perf_counter()
         claimed = integrations_claim_due()
         seconds = time.perf_counter() - started
     assert len(queued) == len(claimed)
     return seconds, len(claimed)
-
-
-def quiet_apis(mock_http) -> None:
-    """Fortnox and Ongoing answering 'nothing changed' instantly."""
-    empty = {"MetaInformation": {"@TotalResources": 0, "@TotalPages": 1, "@CurrentPage": 1}}
-    for plural in ("Suppliers", "Articles", "Orders", "Customers"):
-        mock_http.get(
-            re.compile(rf"https://api\.fortnox\.se/3/{plural.lower()}.*"),
-            json={**empty, plural: []},
-        )
-    mock_http.get(re.compile(r"https://api\.ongoingsystems\.se/.*"), json=[])
 
 
 def no_change_syncs(integration_ids: list[int]) -> tuple[float, float, int]:

@@ -27,14 +27,31 @@ SANDBOX = "http://testserver/sandbox"
 
 
 @contextmanager
-def throwaway_database():
-    """A fresh, migrated database for one benchmark, dropped afterwards."""
+def throwaway_database(*, shared: bool = False):
+    """A fresh, migrated database for one benchmark, dropped afterwards. On PostgreSQL it is
+    named after DATABASE_URL's database with `_bench` appended; on SQLite it is in memory unless
+    other processes must reach it (`shared`), then a file under var/."""
     setup_test_environment()
+    test_settings = connection.settings_dict["TEST"]
+    if connection.vendor == "postgresql":
+        test_settings["NAME"] = f"{connection.settings_dict['NAME']}_bench"
+    elif shared:
+        settings.VAR_DIR.mkdir(exist_ok=True)
+        test_settings["NAME"] = str(settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3")
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield name
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
+
+
+def database_url() -> str:
+    """DATABASE_URL of the current (throwaway) database, for the processes a benchmark starts."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Clock:
