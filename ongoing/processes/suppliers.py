@@ -16,8 +16,10 @@ def suppliers_sync(context: ProcessContext) -> None:
     integration = context.integration
     fortnox = fortnox_client_for(integration=integration)
     started = timezone.now()
-    known = suppliers_by_number(integration=integration)
+    known = None  # read when the first supplier is listed: a quiet run asks nothing
     for item in fortnox.suppliers_list(lastmodified=pull_since(context)):
+        if known is None:
+            known = suppliers_by_number(integration=integration)
         number = str(item["SupplierNumber"])
         existing = known.get(number)
         if existing is not None and existing.data == item:
