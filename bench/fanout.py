@@ -15,9 +15,10 @@ from fakes import quiet_apis
 from harness import table, throwaway_database
 
 
-def make_tenants(count: int) -> list[int]:
+def make_tenants(count: int, *, start: int = 0) -> list[int]:
     """`count` companies as they are between runs: integration active and due, both connections
-    verified, every process's setting stored, and the pull processes' cursors from a last run."""
+    verified, every process's setting stored, and the pull processes' cursors from a last run.
+    Numbered from `start`, so a benchmark can add more; returns the new integrations' ids."""
     from django.utils import timezone
 
     from fortnox.models import FortnoxConnection
@@ -28,11 +29,22 @@ def make_tenants(count: int) -> list[int]:
 
     now = timezone.now()
     tenants = Tenant.objects.bulk_create(
-        [Tenant(name=f"Företag {n} AB", organisation_number=f"556{n:07d}") for n in range(count)],
+        [
+            Tenant(name=f"Företag {n} AB", organisation_number=f"556{n:07d}")
+            for n in range(start, start + count)
+        ],
         batch_size=2000,
     )
     integrations = Integration.objects.bulk_create(
-        [Integration(tenant=t, status=Integration.Status.ACTIVE, next_run_at=now) for t in tenants],
+        [
+            Integration(
+                tenant=t,
+                status=Integration.Status.ACTIVE,
+                next_run_at=now,
+                activated_at=now - timedelta(days=30),
+            )
+            for t in tenants
+        ],
         batch_size=2000,
     )
     ProcessSetting.objects.bulk_create(
@@ -61,9 +73,9 @@ def make_tenants(count: int) -> list[int]:
         [
             FortnoxConnection(
                 tenant=t,
-                fortnox_tenant_id=1_000_000 + n,
-                access_token=f"access-{n}",
-                refresh_token=f"refresh-{n}",
+                fortnox_tenant_id=1_000_000 + start + n,
+                access_token=f"access-{start + n}",
+                refresh_token=f"refresh-{start + n}",
                 access_expires_at=now + timedelta(days=1),
                 connected_at=now,
             )
@@ -78,7 +90,7 @@ def make_tenants(count: int) -> list[int]:
                 system="https://demo.ongoingsystems.se/demo/",
                 warehouse="demo",
                 api_base_url="https://api.ongoingsystems.se/demo/api/v1/",
-                goods_owner_id=n + 1,
+                goods_owner_id=start + n + 1,
                 username="WSIBench",
                 password="pw",
                 verified_at=now,
@@ -87,7 +99,7 @@ def make_tenants(count: int) -> list[int]:
         ],
         batch_size=2000,
     )
-    return list(Integration.objects.values_list("pk", flat=True))
+    return [integration.pk for integration in integrations]
 
 
 def tick_seconds() -> tuple[float, int]:

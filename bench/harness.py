@@ -71,9 +71,11 @@ class Clock:
 
 
 @contextmanager
-def sandboxes(*, start: float | None = None):
+def sandboxes(*, start: float | None = None, latency: dict[str, float] | None = None):
     """Both sandboxes seeded and one company connected to them; yields a namespace with the
-    integration, the sandbox objects, the clock and the request log."""
+    integration, the sandbox objects, the clock and the request log. `latency` ({"fortnox": s,
+    "ongoing": s}) is the simulated time one request of that API takes on the network, half
+    before the sandbox sees it and half after it answered (0: an in-process answer is instant)."""
     from datetime import UTC, datetime
     from unittest import mock
 
@@ -113,10 +115,11 @@ def sandboxes(*, start: float | None = None):
         mock.patch("fortnox.client.default_throttle", lambda: throttle),
         mock.patch("django.utils.timezone.now", fake_now),
     ):
-        for prefix in (f"{SANDBOX}/fortnox", f"{SANDBOX}/ongoing"):
-            pattern = re.compile(re.escape(prefix) + r"/.*")
+        for api in ("fortnox", "ongoing"):
+            pattern = re.compile(re.escape(f"{SANDBOX}/{api}") + r"/.*")
+            callback = _delayed(router, clock, (latency or {}).get(api, 0.0))
             for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-                mock_http.add_callback(method, pattern, callback=router)
+                mock_http.add_callback(method, pattern, callback=callback)
         company = fortnox_seed(stdout=io.StringIO())
         api_user = ongoing_seed(stdout=io.StringIO())
         owner = User.objects.create_user(email="bench@example.com", password="x")
@@ -138,6 +141,19 @@ def sandboxes(*, start: float | None = None):
             clock=clock,
             router=router,
         )
+
+
+def _delayed(router, clock: Clock, seconds: float):
+    if not seconds:
+        return router
+
+    def answer(request):
+        clock.sleep(seconds / 2)
+        response = router(request)
+        clock.sleep(seconds / 2)
+        return response
+
+    return answer
 
 
 def run_sync(world):
