@@ -7,38 +7,75 @@ Fortnox and the WMS answer instantly, so only our own overhead is measured.
 """
 
 import argparse
-import re
 import time
 from datetime import timedelta
 from unittest import mock
 
+from fakes import quiet_apis
 from harness import table, throwaway_database
 
 
-def make_tenants(count: int) -> list[int]:
+def make_tenants(count: int, *, start: int = 0) -> list[int]:
+    """`count` companies as they are between runs: integration active and due, both connections
+    verified, every process's setting stored, and the pull processes' cursors from a last run.
+    Numbered from `start`, so a benchmark can add more; returns the new integrations' ids."""
     from django.utils import timezone
 
     from fortnox.models import FortnoxConnection
-    from integrations.models import Integration
+    from integrations.models import Integration, ProcessSetting, SyncCursor
+    from integrations.processes import registry
     from ongoing.models import OngoingConnection
     from tenants.models import Tenant
 
     now = timezone.now()
     tenants = Tenant.objects.bulk_create(
-        [Tenant(name=f"Företag {n} AB", organisation_number=f"556{n:07d}") for n in range(count)],
+        [
+            Tenant(name=f"Företag {n} AB", organisation_number=f"556{n:07d}")
+            for n in range(start, start + count)
+        ],
         batch_size=2000,
     )
-    Integration.objects.bulk_create(
-        [Integration(tenant=t, status=Integration.Status.ACTIVE, next_run_at=now) for t in tenants],
+    integrations = Integration.objects.bulk_create(
+        [
+            Integration(
+                tenant=t,
+                status=Integration.Status.ACTIVE,
+                next_run_at=now,
+                activated_at=now - timedelta(days=30),
+            )
+            for t in tenants
+        ],
         batch_size=2000,
+    )
+    ProcessSetting.objects.bulk_create(
+        [
+            ProcessSetting(
+                integration=integration,
+                process=process.key,
+                enabled=process.default_enabled,
+                options=process.default_options(),
+            )
+            for integration in integrations
+            for process in registry
+        ],
+        batch_size=5000,
+    )
+    last_run = (now - timedelta(minutes=15)).isoformat()
+    SyncCursor.objects.bulk_create(
+        [
+            SyncCursor(integration=integration, process=key, value=last_run)
+            for integration in integrations
+            for key in ("suppliers", "articles", "sales_orders")
+        ],
+        batch_size=5000,
     )
     FortnoxConnection.objects.bulk_create(
         [
             FortnoxConnection(
                 tenant=t,
-                fortnox_tenant_id=1_000_000 + n,
-                access_token=f"access-{n}",
-                refresh_token=f"refresh-{n}",
+                fortnox_tenant_id=1_000_000 + start + n,
+                access_token=f"access-{start + n}",
+                refresh_token=f"refresh-{start + n}",
                 access_expires_at=now + timedelta(days=1),
                 connected_at=now,
             )
@@ -53,7 +90,7 @@ def make_tenants(count: int) -> list[int]:
                 system="https://demo.ongoingsystems.se/demo/",
                 warehouse="demo",
                 api_base_url="https://api.ongoingsystems.se/demo/api/v1/",
-                goods_owner_id=n + 1,
+                goods_owner_id=start + n + 1,
                 username="WSIBench",
                 password="pw",
                 verified_at=now,
@@ -62,30 +99,21 @@ def make_tenants(count: int) -> list[int]:
         ],
         batch_size=2000,
     )
-    return list(Integration.objects.values_list("pk", flat=True))
+    return [integration.pk for integration in integrations]
 
 
 def tick_seconds() -> tuple[float, int]:
     from integrations.services.scheduler import integrations_claim_due
 
     queued = []
-    with mock.patch("integrations.tasks.integration_sync.delay", lambda *a: queued.append(a)):
+    with mock.patch(
+        "integrations.tasks.integration_sync.apply_async", lambda *a, **k: queued.append(a)
+    ):
         started = time.perf_counter()
         claimed = integrations_claim_due()
         seconds = time.perf_counter() - started
     assert len(queued) == len(claimed)
     return seconds, len(claimed)
-
-
-def quiet_apis(mock_http) -> None:
-    """Fortnox and Ongoing answering 'nothing changed' instantly."""
-    empty = {"MetaInformation": {"@TotalResources": 0, "@TotalPages": 1, "@CurrentPage": 1}}
-    for plural in ("Suppliers", "Articles", "Orders", "Customers"):
-        mock_http.get(
-            re.compile(rf"https://api\.fortnox\.se/3/{plural.lower()}.*"),
-            json={**empty, plural: []},
-        )
-    mock_http.get(re.compile(r"https://api\.ongoingsystems\.se/.*"), json=[])
 
 
 def no_change_syncs(integration_ids: list[int]) -> tuple[float, float, int]:

@@ -27,14 +27,31 @@ SANDBOX = "http://testserver/sandbox"
 
 
 @contextmanager
-def throwaway_database():
-    """A fresh, migrated database for one benchmark, dropped afterwards."""
+def throwaway_database(*, shared: bool = False):
+    """A fresh, migrated database for one benchmark, dropped afterwards. On PostgreSQL it is
+    named after DATABASE_URL's database with `_bench` appended; on SQLite it is in memory unless
+    other processes must reach it (`shared`), then a file under var/."""
     setup_test_environment()
+    test_settings = connection.settings_dict["TEST"]
+    if connection.vendor == "postgresql":
+        test_settings["NAME"] = f"{connection.settings_dict['NAME']}_bench"
+    elif shared:
+        settings.VAR_DIR.mkdir(exist_ok=True)
+        test_settings["NAME"] = str(settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3")
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield name
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
+
+
+def database_url() -> str:
+    """DATABASE_URL of the current (throwaway) database, for the processes a benchmark starts."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Clock:
@@ -54,9 +71,11 @@ class Clock:
 
 
 @contextmanager
-def sandboxes(*, start: float | None = None):
+def sandboxes(*, start: float | None = None, latency: dict[str, float] | None = None):
     """Both sandboxes seeded and one company connected to them; yields a namespace with the
-    integration, the sandbox objects, the clock and the request log."""
+    integration, the sandbox objects, the clock and the request log. `latency` ({"fortnox": s,
+    "ongoing": s}) is the simulated time one request of that API takes on the network, half
+    before the sandbox sees it and half after it answered (0: an in-process answer is instant)."""
     from datetime import UTC, datetime
     from unittest import mock
 
@@ -96,10 +115,11 @@ def sandboxes(*, start: float | None = None):
         mock.patch("fortnox.client.default_throttle", lambda: throttle),
         mock.patch("django.utils.timezone.now", fake_now),
     ):
-        for prefix in (f"{SANDBOX}/fortnox", f"{SANDBOX}/ongoing"):
-            pattern = re.compile(re.escape(prefix) + r"/.*")
+        for api in ("fortnox", "ongoing"):
+            pattern = re.compile(re.escape(f"{SANDBOX}/{api}") + r"/.*")
+            callback = _delayed(router, clock, (latency or {}).get(api, 0.0))
             for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-                mock_http.add_callback(method, pattern, callback=router)
+                mock_http.add_callback(method, pattern, callback=callback)
         company = fortnox_seed(stdout=io.StringIO())
         api_user = ongoing_seed(stdout=io.StringIO())
         owner = User.objects.create_user(email="bench@example.com", password="x")
@@ -121,6 +141,19 @@ def sandboxes(*, start: float | None = None):
             clock=clock,
             router=router,
         )
+
+
+def _delayed(router, clock: Clock, seconds: float):
+    if not seconds:
+        return router
+
+    def answer(request):
+        clock.sleep(seconds / 2)
+        response = router(request)
+        clock.sleep(seconds / 2)
+        return response
+
+    return answer
 
 
 def run_sync(world):

@@ -89,6 +89,8 @@ class ConnectionTokens:
     def __init__(self, connection: FortnoxConnection):
         self.connection_id = connection.pk
         self.throttle_key = str(connection.fortnox_tenant_id)
+        # The row the client was made from answers the first request without reading it again.
+        self._connection: FortnoxConnection | None = connection
         self._token = ""
         self._fetched_at = None
 
@@ -97,7 +99,10 @@ class ConnectionTokens:
 
         now = timezone.now()
         if not self._token or self._fetched_at is None or now - self._fetched_at > self.REUSE_FOR:
-            self._token = connection_access_token(connection_id=self.connection_id)
+            self._token = connection_access_token(
+                connection_id=self.connection_id, connection=self._connection
+            )
+            self._connection = None
             self._fetched_at = now
         return self._token
 

@@ -62,9 +62,15 @@ def _ensure_connected(connection: FortnoxConnection) -> None:
         raise FortnoxNotConnected("Fortnox has been disconnected for this company.")
 
 
-def connection_access_token(*, connection_id: int) -> str:
-    """A valid access token for the connection, refreshed first when it is about to expire."""
-    connection = FortnoxConnection.objects.get(pk=connection_id)
+def connection_access_token(
+    *, connection_id: int, connection: FortnoxConnection | None = None
+) -> str:
+    """A valid access token for the connection, refreshed first when it is about to expire. A
+    caller that has just read the row may pass it instead of having it read again: an old copy is
+    harmless, because a refresh reads the row again under its lock and refreshes only if that row
+    still needs it."""
+    if connection is None:
+        connection = FortnoxConnection.objects.get(pk=connection_id)
     _ensure_connected(connection)
     if not _expiring(connection, timezone.now()):
         return connection.access_token

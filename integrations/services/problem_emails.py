@@ -49,6 +49,9 @@ def failures_email_queue(*, run: SyncRun) -> bool:
     """After a run: queue the e-mail when the rule says so (the task checks again under a lock)."""
     from integrations.tasks import failures_email_send as send_task
 
+    if run.status == SyncRun.Status.SUCCEEDED:
+        # No object failed in this run, so no failure was seen in it: nothing to ask.
+        return False
     now = timezone.now()
     if not _stuck_failures(run=run, now=now).exists():
         return False

@@ -82,6 +82,7 @@ class RunMemory:
             ),
             failing=set(
                 SyncFailure.objects.filter(integration=integration, resolved_at__isnull=True)
+                .order_by()
                 .values_list("process", "object_type")
                 .distinct()
             ),
@@ -173,13 +174,18 @@ class ProcessContext:
         )
 
     def save_cursor(self, value: str) -> None:
-        """Call only after the page the cursor covers has been committed. One upsert."""
-        SyncCursor.objects.bulk_create(
-            [SyncCursor(integration=self.integration, process=self.process.key, value=value)],
-            update_conflicts=True,
-            unique_fields=["integration", "process"],
-            update_fields=["value", "updated_at"],
-        )
+        """Call only after the page the cursor covers has been committed. One UPDATE once the
+        cursor exists; the first save is an upsert."""
+        moved = SyncCursor.objects.filter(
+            integration=self.integration, process=self.process.key
+        ).update(value=value, updated_at=timezone.now())
+        if not moved:
+            SyncCursor.objects.bulk_create(
+                [SyncCursor(integration=self.integration, process=self.process.key, value=value)],
+                update_conflicts=True,
+                unique_fields=["integration", "process"],
+                update_fields=["value", "updated_at"],
+            )
         if self.memory is not None:
             self.memory.cursors[self.process.key] = value
 
@@ -205,23 +211,20 @@ def sync_run_start(*, integration_id: int, trigger: str) -> SyncRun | None:
     """Open a run, or None when the integration is not active or already has one running."""
     try:
         with transaction.atomic():
+            # The company and both connections come along: the run's clients are made from them.
             integration = (
-                Integration.objects.select_for_update()
-                .select_related("tenant")
+                Integration.objects.select_for_update(of=("self",))
+                .select_related("tenant__fortnox_connection", "tenant__ongoing_connection")
                 .filter(pk=integration_id)
                 .first()
             )
             if integration is None or integration.status != Integration.Status.ACTIVE:
                 logger.info("sync %s: not active, nothing to run", integration_id)
                 return None
-            if SyncRun.objects.filter(
-                integration=integration, status=SyncRun.Status.RUNNING
-            ).exists():
-                logger.info("sync %s: a run is already in progress", integration_id)
-                return None
             return SyncRun.objects.create(integration=integration, trigger=trigger)
     except IntegrityError:
-        # Lost a race on one_running_run_per_integration (SQLite has no row locks).
+        # one_running_run_per_integration: a run is going (asking first would cost a query on
+        # every run to spare an exception on the rare one).
         logger.info("sync %s: a run is already in progress", integration_id)
         return None
 

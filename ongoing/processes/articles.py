@@ -2,6 +2,7 @@
 upserted in Ongoing unless what we would send equals what we last sent."""
 
 from datetime import datetime
+from functools import cached_property
 
 from django.utils import timezone
 
@@ -40,8 +41,12 @@ class ArticleSender:
         self.fortnox = fortnox
         self.wms = wms
         self.links = LinkLookup(integration=context.integration, object_type=OBJECT_TYPE)
-        self.suppliers = suppliers_by_number(integration=context.integration)
         self.breaker = OutageBreaker()
+
+    @cached_property
+    def suppliers(self) -> dict:
+        """Read when the first article is sent: a quiet run asks nothing."""
+        return suppliers_by_number(integration=self.context.integration)
 
     def send(self, number: str) -> bool:
         """Sync one article; False when the rate limit or an outage ends the process's run."""

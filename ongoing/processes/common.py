@@ -2,8 +2,8 @@
 
 from datetime import datetime, timedelta
 
-from fortnox.client import FortnoxClient
-from fortnox.errors import FortnoxRateLimited, FortnoxUnavailable
+from fortnox.client import ConnectionTokens, FortnoxClient
+from fortnox.errors import FortnoxNotConnected, FortnoxRateLimited, FortnoxUnavailable
 from integrations.errors import SyncError, failure_details
 from integrations.models import Integration
 from integrations.selectors import LinkLookup
@@ -36,19 +36,22 @@ def _run_clients(integration: Integration) -> dict:
 
 
 def fortnox_client_for(*, integration: Integration) -> FortnoxClient:
+    """The run's Fortnox client, made from the connection the run read when it started (or read
+    now, when the integration was loaded without it)."""
     clients = _run_clients(integration)
     if "fortnox" not in clients:
-        clients["fortnox"] = FortnoxClient.for_tenant(integration.tenant)
+        connection = getattr(integration.tenant, "fortnox_connection", None)
+        if connection is None:
+            raise FortnoxNotConnected("Fortnox is not connected for this company.")
+        clients["fortnox"] = FortnoxClient(tokens=ConnectionTokens(connection))
     return clients["fortnox"]
 
 
 def ongoing_client_for(*, integration: Integration) -> OngoingClient:
     clients = _run_clients(integration)
     if "ongoing" not in clients:
-        connection = OngoingConnection.objects.filter(
-            tenant=integration.tenant, status=OngoingConnection.Status.VERIFIED
-        ).first()
-        if connection is None:
+        connection = getattr(integration.tenant, "ongoing_connection", None)
+        if connection is None or connection.status != OngoingConnection.Status.VERIFIED:
             raise OngoingNotConnected(
                 "The Ongoing WMS connection is missing or its credentials were refused; "
                 "enter them again under Warehouse."

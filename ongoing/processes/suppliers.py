@@ -17,8 +17,10 @@ EVENT_WINDOW = CURSOR_OVERLAP
 
 def _keep(context: ProcessContext, listed, *, only: set[str] | None = None) -> None:
     integration = context.integration
-    known = suppliers_by_number(integration=integration)
+    known = None  # read when the first supplier is listed: a quiet run asks nothing
     for item in listed:
+        if known is None:
+            known = suppliers_by_number(integration=integration)
         number = str(item["SupplierNumber"])
         if only is not None and number not in only:
             continue

@@ -1,14 +1,16 @@
 """The support dashboard on the admin index: its figures against a known set of companies, and its
 cost."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations.dashboard import dashboard
-from integrations.models import Integration, SyncRun
+from integrations.models import Integration, RunHour, SyncRun
 from tests.factories import (
     FortnoxConnectionFactory,
     IntegrationFactory,
@@ -77,3 +79,73 @@ def test_the_admin_index_shows_the_dashboard_in_bounded_queries(
     assert "need reactivation" in content
     assert "EAN saknas" in content
     assert "<svg" in content
+
+
+def run_at(integration, moment, status=SyncRun.Status.SUCCEEDED) -> SyncRun:
+    run = SyncRunFactory(integration=integration, status=status)
+    SyncRun.objects.filter(pk=run.pk).update(started_at=moment)
+    return run
+
+
+def hour_of(moment):
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def test_a_finished_hour_is_counted_once_and_kept():
+    now = timezone.now()
+    integration = IntegrationFactory()
+    run = run_at(integration, now - timedelta(hours=3), SyncRun.Status.FAILED)
+    run_at(integration, now - timedelta(hours=3))
+
+    assert dashboard(now=now)["failed_runs_24h"] == 1
+
+    kept = RunHour.objects.get(hour=hour_of(now - timedelta(hours=3)))
+    assert (kept.runs, kept.failed_runs) == (2, 1)
+    # Read from RunHour from now on, not counted again from the runs.
+    run.delete()
+    assert dashboard(now=now)["failed_runs_24h"] == 1
+
+
+def test_an_hour_with_a_run_still_going_is_counted_live_until_the_run_ends():
+    now = timezone.now()
+    integration = IntegrationFactory()
+    running = run_at(integration, now - timedelta(hours=2), SyncRun.Status.RUNNING)
+
+    assert dashboard(now=now)["runs_24h"] == 1
+    assert not RunHour.objects.filter(hour__gte=hour_of(running.started_at)).exists()
+
+    SyncRun.objects.filter(pk=running.pk).update(status=SyncRun.Status.PARTIAL)
+    figures = dashboard(now=now)
+
+    assert (figures["runs_24h"], figures["failed_runs_24h"]) == (1, 1)
+    assert RunHour.objects.get(hour=hour_of(now - timedelta(hours=2))).failed_runs == 1
+
+
+def test_the_24_hours_are_the_chart_s_last_24_bars():
+    now = timezone.now().replace(minute=30)
+    integration = IntegrationFactory()
+    for hours in (0, 23, 24, 30):
+        run_at(integration, now - timedelta(hours=hours))
+
+    figures = dashboard(now=now)
+
+    assert figures["runs_24h"] == 2  # this hour's and the one 23 hours back
+    assert sum(bar.runs for bar in figures["chart"]) == 4
+
+
+def test_a_week_of_runs_costs_the_dashboard_no_more_queries_than_a_few(staff_client, world):
+    staff_client.get(reverse("admin:index"))
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(reverse("admin:index"))
+    now = timezone.now()
+    for hours in range(1, 7 * 24):
+        run_at(world, now - timedelta(hours=hours), SyncRun.Status.PARTIAL)
+    # History written into the past (only a test can): the kept hours are wrong now.
+    RunHour.objects.all().delete()
+    staff_client.get(reverse("admin:index"))
+
+    with CaptureQueriesContext(connection) as many:
+        page = staff_client.get(reverse("admin:index"))
+
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert page.context["dashboard"]["failed_runs_24h"] == 1 + 23

@@ -14,8 +14,14 @@ from tests.factories import IntegrationFactory, SyncRunFactory
 
 @pytest.fixture
 def sent():
-    with mock.patch("integrations.tasks.integration_sync.delay") as delay:
-        yield delay
+    """Catches the syncs sent to the broker, one at a time (delay) or in a batch alike."""
+    with mock.patch("integrations.tasks.integration_sync.apply_async") as apply_async:
+        yield apply_async
+
+
+def sent_syncs(sent) -> list[tuple]:
+    """(integration id, trigger) of each sync sent."""
+    return [tuple(call.args[0]) for call in sent.call_args_list]
 
 
 @pytest.mark.django_db
@@ -37,7 +43,7 @@ def test_tick_claims_only_due_active_integrations_and_enqueues_after_commit(
 
     assert result.claimed == [due.pk]
     assert len(callbacks) == 1
-    sent.assert_called_once_with(due.pk, SyncRun.Trigger.BEAT)
+    assert sent_syncs(sent) == [(due.pk, SyncRun.Trigger.BEAT)]
     due.refresh_from_db()
     assert now + timedelta(minutes=15) <= due.next_run_at <= now + timedelta(minutes=15, seconds=30)
 
@@ -137,5 +143,26 @@ def test_racing_ticks_claim_each_due_integration_exactly_once(sent, attempt):
     first, second = claims
     assert not set(first) & set(second)
     assert sorted(first + second) == sorted(i.pk for i in integrations)
-    enqueued = [call.args[0] for call in sent.call_args_list]
+    enqueued = [integration_id for integration_id, _trigger in sent_syncs(sent)]
     assert sorted(enqueued) == sorted(i.pk for i in integrations)
+
+
+@pytest.mark.django_db
+def test_a_tick_sends_every_claimed_sync_to_the_broker_once(django_capture_on_commit_callbacks):
+    """Many due integrations go to the broker in one batch of messages (one round trip per batch
+    instead of per sync); each is a normal integration_sync message."""
+    now = timezone.now()
+    due = IntegrationFactory.create_batch(5, next_run_at=now - timedelta(minutes=1))
+    published = []
+
+    def publish(self, body, **kwargs):
+        published.append(body)
+
+    with (
+        mock.patch("kombu.Producer.publish", publish),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        scheduler.integrations_tick(now=now)
+
+    assert sorted(args[0] for args, _kwargs, _embed in published) == sorted(i.pk for i in due)
+    assert {args[1] for args, _kwargs, _embed in published} == {SyncRun.Trigger.BEAT}

@@ -210,3 +210,44 @@ def test_concurrent_syncs_of_one_integration_make_exactly_one_run(offer_all):
     assert len(started) == 1
     assert SyncRun.objects.filter(integration=integration).count() == 1
     assert bodies.calls.count("articles") == 1
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def test_a_run_with_nothing_to_do_costs_ten_statements(integration):
+    """The budget of a no-change run (issue 10: ≤ 20 queries; bench/fanout.py measures it at
+    scale): open the run (the integration, its company and both connections in one SELECT, then
+    the INSERT), read the settings, cursors and open failure kinds, move three cursors, ask which
+    suppliers changed, close the run. Nothing per process beyond its cursor."""
+    import re
+
+    import responses
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import FortnoxConnectionFactory, OngoingConnectionFactory
+
+    FortnoxConnectionFactory(tenant=integration.tenant)
+    OngoingConnectionFactory(tenant=integration.tenant)
+    empty = {"MetaInformation": {"@TotalResources": 0, "@TotalPages": 1, "@CurrentPage": 1}}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        for plural in ("Suppliers", "Articles", "Orders"):
+            http.get(
+                re.compile(rf"https://api\.fortnox\.se/3/{plural.lower()}\b.*"),
+                json={**empty, plural: []},
+            )
+        http.get(re.compile(r"https://api\.ongoingsystems\.se/.*"), json=[])
+        integration_sync(integration_id=integration.pk, trigger=SyncRun.Trigger.BEAT)
+        with CaptureQueriesContext(connection) as queries:
+            run = integration_sync(integration_id=integration.pk, trigger=SyncRun.Trigger.BEAT)
+
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.fortnox_requests, run.ongoing_requests) == (3, 1)
+    statements = [
+        query["sql"]
+        for query in queries.captured_queries
+        if not query["sql"].startswith(TRANSACTION_CONTROL)
+    ]
+    assert len(statements) <= 10, "\n".join(statements)
