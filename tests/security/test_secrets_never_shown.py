@@ -11,6 +11,7 @@ salts and the Fernet keys derived from them, and the bearer link (the reactivati
 outside the e-mail that delivers it."""
 
 import base64
+import json
 import logging
 import re
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ from fortnox.sandbox.seed import USER_EMAIL, USER_PASSWORD
 from integrations.management.commands.secrets_reencrypt import encrypted_fields_by_model
 from integrations.models import Integration, SyncRun
 from ongoing.sandbox.seed import API_PASSWORD, API_USERNAME
+from realtime.models import WebhookEndpoint
+from tenants.models import Membership
 from tests.factories import UserFactory
 from tests.fortnox.conftest import fortnox_settings, throttle  # noqa: F401 - fixtures
 from tests.ongoing.processes.conftest import fake_clock, router, world  # noqa: F401 - fixtures
@@ -94,6 +97,7 @@ class Scenario:
         self.tokens: set[str] = set()
         self.links: set[str] = set()
         self.api_key = ""
+        self.webhook_secret = ""
         self.pages: dict[str, bytes] = {}
 
     def note_tokens(self) -> None:
@@ -171,6 +175,14 @@ def api_pages(key: str) -> dict[str, bytes]:
     return pages
 
 
+def viewer_pages(tenant) -> dict[str, bytes]:
+    viewer = UserFactory()
+    Membership.objects.create(tenant=tenant, user=viewer, role=Membership.Role.VIEWER)
+    client = Client()
+    client.force_login(viewer)
+    return {f"viewer page {path}": client.get(path).content for path in ("/app/", "/app/settings/")}
+
+
 def customer_pages(client: Client) -> dict[str, bytes]:
     paths = ["/app/", "/app/settings/", "/fortnox/", "/ongoing/", "/companies/team/"]
     paths += ["/app/api-keys/"] + [
@@ -228,6 +240,21 @@ def test_no_secret_is_ever_shown(
         made = client.post("/app/api-keys/", {"name": "BI"})
         scenario.api_key = made.context["created_key"]
 
+        # The webhook address and secret, shown to the manager on the settings page, and a
+        # webhook from Ongoing carrying the secret.
+        assert client.get("/app/settings/").status_code == 200
+        endpoint = WebhookEndpoint.objects.get()
+        scenario.webhook_secret = endpoint.secret
+        delivered = Client().post(
+            f"/hooks/ongoing/{endpoint.token}/",
+            data=json.dumps(
+                {"webhookEventId": "e-1", "orderId": 1, "goodsOwnerId": world.goods_owner.pk}
+            ),
+            content_type="application/json",
+            headers={"X-Auth-Token": endpoint.secret},
+        )
+        assert delivered.status_code == 200
+
         # Runs: one with failures on both sides, one that repairs them.
         article = sorted(r.key for r in world.company.records.filter(kind="article"))[0]
         hostile.answer("GET", rf"{FORTNOX}3/articles/{re.escape(article)}$", "html_500_error_page")
@@ -277,6 +304,7 @@ def test_no_secret_is_ever_shown(
     pages |= admin_pages(support_client, world.integration)
     pages |= api_pages(scenario.api_key)
     pages |= customer_pages(client)
+    pages |= viewer_pages(world.tenant)
     emails = {
         f"e-mail {n}: {message.subject}": (
             message.body + "".join(str(content) for content, _type in message.alternatives)
@@ -288,34 +316,41 @@ def test_no_secret_is_ever_shown(
 
     credentials = secrets_in_play(scenario)
     links = bearer_links(scenario)
-    found = []
-    for name, value in credentials.items():
-        if value in logged:
-            found.append(f"{name} in the logs")
-        found += [
-            f"{name} in {page}" for page, content in pages.items() if value.encode() in content
-        ]
-        found += [
-            f"{name} in {mail_}" for mail_, content in emails.items() if value.encode() in content
-        ]
-    for name, value in links.items():
-        if value in logged:
-            found.append(f"{name} in the logs")
-        found += [
-            f"{name} in {page}" for page, content in pages.items() if value.encode() in content
-        ]
+    everywhere = {"the logs": logged.encode(), **pages, **emails}
+    # The e-mails deliver the links: those are searched everywhere else.
+    elsewhere = {"the logs": logged.encode(), **pages}
+    # The manager's settings page shows the webhook secret to paste into Ongoing: searched
+    # everywhere else (a viewer's settings page included).
+    shown = {"webhook secret": scenario.webhook_secret}
+    not_on_the_managers_settings = {
+        where: content for where, content in everywhere.items() if where != "page /app/settings/"
+    }
+    assert scenario.webhook_secret.encode() in pages["page /app/settings/"]
+    found = [
+        f"{name} in {where}"
+        for secrets, channels in (
+            (credentials, everywhere),
+            (links, elsewhere),
+            (shown, not_on_the_managers_settings),
+        )
+        for name, value in secrets.items()
+        for where, content in channels.items()
+        if value.encode() in content
+    ]
 
     page_bytes = sum(len(content) for content in pages.values())
     mail_bytes = sum(len(content) for content in emails.values())
     admin_count = sum(1 for name in pages if name.startswith("admin"))
     with capsys.disabled():
         print(
-            f"\nsecrets searched: {len(credentials)} credentials, {len(links)} bearer links "
+            f"\nsecrets searched: {len(credentials)} credentials, {len(links)} bearer links, "
+            f"{len(shown)} shown once to managers "
             f"({len(scenario.tokens)} Fortnox tokens)\n"
             f"log records: {logs.records} ({len(logged.encode())} bytes)\n"
             f"pages: {len(pages)} ({page_bytes} bytes): {admin_count} admin, "
             f"{sum(1 for n in pages if n.startswith('api'))} API, "
-            f"{sum(1 for n in pages if n.startswith('page'))} customer, {len(errors)} error pages\n"
+            f"{sum(1 for n in pages if n.startswith('page'))} customer, "
+            f"{sum(1 for n in pages if n.startswith('viewer'))} viewer, {len(errors)} error pages\n"
             f"e-mails: {len(emails)} ({mail_bytes} bytes)\n"
             f"secrets found: {len(found)}"
         )
