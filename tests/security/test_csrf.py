@@ -46,7 +46,13 @@ def test_only_header_authenticated_endpoints_are_exempt():
 
 
 def sandbox_values() -> dict:
-    return {"warehouse": "demolager", "order_id": 1, "purchase_order_id": 1, "key": "1"}
+    return {
+        "warehouse": "demolager",
+        "order_id": 1,
+        "purchase_order_id": 1,
+        "goods_owner_id": 1,
+        "key": "1",
+    }
 
 
 @pytest.mark.parametrize("pattern", [p for p in ALL if not exempt(p)], ids=pattern_id)
