@@ -1,7 +1,6 @@
 """The token service against the sandbox: rotation, the lost response, reactivation, the refresh
 race, keep-alive and disconnect."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -90,11 +89,9 @@ def test_an_expiring_token_is_refreshed_ahead_and_the_pair_stored(connection, sa
 
 
 def test_rotation_soak_500_refreshes_never_invalid(connection, sandbox, reactivations):
-    started = time.monotonic()
     tokens = set()
     for _ in range(500):
         tokens.add(connection_token_refresh(connection_id=connection.pk))
-    elapsed = time.monotonic() - started
     connection.refresh_from_db()
     assert len(tokens) == 500
     assert connection.status == FortnoxConnection.Status.ACTIVE
@@ -107,7 +104,6 @@ def test_rotation_soak_500_refreshes_never_invalid(connection, sandbox, reactiva
     assert all(status == 200 for _m, _p, status in sandbox.router.calls)
     # And the last pair works.
     assert FortnoxClient.for_tenant(connection.tenant).company_information()["CompanyName"]
-    assert elapsed < 30
 
 
 def test_lost_response_ends_in_needs_reactivation_once(
