@@ -522,7 +522,12 @@ class FortnoxClient:
         `deliveryNote`: documents whose deliveryNoteId contains the text, in any case (M: the API
         reference at api.fortnox.se/apidocs, "List Incoming Goods Documents"); compare exactly."""
         params = {"deliveryNote": delivery_note} if delivery_note else None
-        return self.request("GET", "api/warehouse/incominggoods-v1", params=params) or []
+        path = "api/warehouse/incominggoods-v1"
+        body = self.request("GET", path, params=params)
+        listed = _objects([] if body is None else body, call=f"GET {path}")
+        for position, item in enumerate(listed, start=1):
+            _check_key(item, "id", what=f"the answer to GET {path} has item {position}")
+        return listed
 
     def incoming_goods_release(self, incoming_goods_id) -> dict:
         path = f"api/warehouse/incominggoods-v1/{_segment(incoming_goods_id)}/release"
