@@ -7,7 +7,6 @@ Create one client per run (or per thread); it is not shared between threads."""
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -21,6 +20,9 @@ from integrations.http import (
     UnreadableBody,
     exchange_record,
     json_body,
+    retry_after_seconds,
+    slow_call_slots,
+    timeout_reason,
 )
 from integrations.metering import count_request
 
@@ -31,9 +33,11 @@ from .errors import (
     TOKEN_ERROR_CODES,
     FortnoxAuthError,
     FortnoxError,
+    FortnoxKeptRateLimiting,
     FortnoxNotConnected,
     FortnoxNotFound,
     FortnoxRateLimited,
+    FortnoxTimeout,
     FortnoxUnavailable,
     FortnoxUnexpectedAnswer,
     FortnoxValidationError,
@@ -156,7 +160,16 @@ class FortnoxClient:
         self.throttle = throttle or default_throttle()
         self.sleep = sleep
         self.base_url = settings.FORTNOX_API_BASE_URL.rstrip("/")
-        self.session = HardenedSession()
+        # Seconds this client (one run) has waited on 429 answers; capped by
+        # FORTNOX_RATE_LIMIT_WAIT_SECONDS.
+        self.rate_limit_waited = 0.0
+        self.slots = slow_call_slots()
+        self.session = HardenedSession(
+            timeout=settings.FORTNOX_TIMEOUT,
+            deadline=settings.FORTNOX_REQUEST_DEADLINE_SECONDS,
+            slow_after=settings.HTTP_SLOW_CALL_SECONDS,
+            slots=self.slots,
+        )
         self.session.headers.update(
             {"Accept": "application/json", "Content-Type": "application/json"}
         )
@@ -199,11 +212,50 @@ class FortnoxClient:
                 if replacement:
                     token = replacement
                     continue
+            call = f"{method} {path.lstrip('/')}"
             if response.status_code == 429 and rate_limited < settings.FORTNOX_RATE_LIMIT_RETRIES:
-                self.sleep(self._retry_delay(response, attempt=rate_limited))
+                self._rate_limit_wait(response, attempt=rate_limited, call=call)
                 rate_limited += 1
                 continue
-            return self._result(response, call=f"{method} {path.lstrip('/')}")
+            return self._result(response, call=call)
+
+    def _rate_limit_wait(self, response: requests.Response, *, attempt: int, call: str) -> None:
+        """Sleep as the 429 asks, unless that would take this run past its budget for waiting on
+        Fortnox's rate limit: then stop the run instead of holding a worker."""
+        delay = self._retry_delay(response, attempt=attempt)
+        budget = settings.FORTNOX_RATE_LIMIT_WAIT_SECONDS
+        waited = self.rate_limit_waited
+        if waited + delay > budget:
+            raise self._kept_rate_limiting(
+                response, call=call, why=f"after this run had waited {waited:.0f} s of {budget:g} s"
+            )
+        slow = settings.HTTP_SLOW_CALL_SECONDS
+        if self.slots is None or waited + delay <= slow:
+            self.sleep(delay)
+        else:
+            # A long wait is a slow call too: only in a free slot of this machine.
+            with self.slots.held() as slot:
+                if not slot:
+                    raise self._kept_rate_limiting(
+                        response,
+                        call=call,
+                        why=f"and this run had waited {waited:.0f} s while other "
+                        "calls were already waiting on slow answers",
+                    )
+                self.sleep(delay)
+        self.rate_limit_waited += delay
+
+    def _kept_rate_limiting(
+        self, response: requests.Response, *, call: str, why: str
+    ) -> FortnoxKeptRateLimiting:
+        error = FortnoxKeptRateLimiting(
+            f"Fortnox kept rate-limiting (429 to {call}) {why}; the run stops here and the next "
+            "run continues.",
+            retry_after=self._retry_after(response),
+            status=429,
+        )
+        error.exchange = exchange_record(response)
+        return error
 
     def _send(self, method, url, *, token, params, json) -> requests.Response:
         self.throttle.acquire(self.tokens.throttle_key)
@@ -220,6 +272,12 @@ class FortnoxClient:
             raise FortnoxUnavailable(
                 f"the answer to {method} {url.removeprefix(self.base_url + '/')} was not read: "
                 f"{error}."
+            ) from None
+        except requests.Timeout as error:
+            call = f"{method} {url.removeprefix(self.base_url + '/')}"
+            raise FortnoxTimeout(
+                f"Fortnox did not answer {call} in time ({timeout_reason(error)}); the run "
+                "stops here and the next run continues."
             ) from None
         except requests.RequestException as error:
             raise FortnoxUnavailable(
@@ -248,23 +306,13 @@ class FortnoxClient:
 
     @staticmethod
     def _retry_after(response: requests.Response) -> float | None:
-        value = response.headers.get("Retry-After")
-        if not value:
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return (when - timezone.now()).total_seconds()
+        """Seconds Retry-After asks for (0 for a date past), None when absent or unreadable."""
+        return retry_after_seconds(response.headers.get("Retry-After"), now=timezone.now())
 
     def _retry_delay(self, response: requests.Response, *, attempt: int) -> float:
         retry_after = self._retry_after(response)
         if retry_after is not None:
-            return min(max(retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
+            return min(retry_after, MAX_RETRY_AFTER_SECONDS)
         return min(2.0**attempt, MAX_BACKOFF_SECONDS)
 
     def _result(self, response: requests.Response, *, call: str) -> Any:

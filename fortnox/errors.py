@@ -40,6 +40,14 @@ class FortnoxUnavailable(FortnoxError):
     transient, try again later."""
 
 
+class FortnoxTimeout(FortnoxUnavailable):
+    """Fortnox did not answer in time (connect or read timeout, or the whole exchange's deadline).
+    The run stops: a Fortnox that hangs would otherwise cost the timeout once per object. The next
+    run continues where this one stopped."""
+
+    stops_run = True
+
+
 class FortnoxUnexpectedAnswer(FortnoxError):
     """Fortnox answered JSON, but not in the shape the call promises (a missing envelope, a list
     where an object belongs, a listed item without its key). Recorded on the object or listing it
@@ -72,6 +80,13 @@ class FortnoxRateLimited(FortnoxError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class FortnoxKeptRateLimiting(FortnoxRateLimited):
+    """This run already waited FORTNOX_RATE_LIMIT_WAIT_SECONDS on 429 answers: it stops rather
+    than sleep on in a worker other companies' runs need; the next run continues."""
+
+    stops_run = True
 
 
 class FortnoxNotFound(FortnoxError):

@@ -22,6 +22,8 @@ from integrations.http import (
     UnreadableBody,
     exchange_record,
     json_body,
+    slow_call_slots,
+    timeout_reason,
 )
 from integrations.metering import count_request
 from integrations.text import printable
@@ -42,6 +44,14 @@ class OngoingError(SyncError):
 
 class OngoingUnreachable(OngoingError):
     """No answer: DNS, connection refused, TLS, timeout."""
+
+
+class OngoingTimeout(OngoingUnreachable):
+    """Ongoing did not answer in time (connect or read timeout, or the whole exchange's deadline).
+    The run stops: a warehouse that hangs would otherwise cost the timeout once per object. The
+    next run continues where this one stopped."""
+
+    stops_run = True
 
 
 class OngoingServerError(OngoingError):
@@ -126,7 +136,12 @@ class OngoingClient:
         self.base_url = base_url
         self.goods_owner_id = goods_owner_id
         self.page_size = page_size or settings.ONGOING_PAGE_SIZE
-        self.session = HardenedSession(timeout=settings.ONGOING_TIMEOUT)
+        self.session = HardenedSession(
+            timeout=settings.ONGOING_TIMEOUT,
+            deadline=settings.ONGOING_REQUEST_DEADLINE_SECONDS,
+            slow_after=settings.HTTP_SLOW_CALL_SECONDS,
+            slots=slow_call_slots(),
+        )
         self.session.auth = (username, password)
         self.session.headers["Accept"] = "application/json"
 
@@ -445,6 +460,11 @@ class OngoingClient:
         except LockNotAcquired:
             raise OngoingBusy(
                 "Another sync kept this goods owner's Ongoing calls busy for too long."
+            ) from None
+        except requests.Timeout as error:
+            raise OngoingTimeout(
+                f"Ongoing did not answer {method} {path} in time ({timeout_reason(error)}); the "
+                "run stops here and the next run continues."
             ) from None
         except requests.RequestException as error:
             raise OngoingUnreachable(

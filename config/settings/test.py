@@ -2,6 +2,7 @@
 PostgreSQL and Redis (as CI does)."""
 
 import os
+import tempfile
 
 from .base import *
 from .base import REDIS_URL, env
@@ -21,6 +22,10 @@ SYNC_SCHEDULE_JITTER_SECONDS = 30
 
 # Parallel test workers (pytest-xdist) share one Redis: keep their keys apart.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Each test process has its own slow-call slots (a test that waits holds one), unless told.
+HTTP_SLOW_CALL_DIR = env.str("HTTP_SLOW_CALL_DIR", default="") or os.path.join(
+    tempfile.gettempdir(), f"slow-call-slots-{os.getpid()}"
+)
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -10,7 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.errors import failure_kind_of
+from integrations.errors import failure_details, failure_kind_of
 from integrations.metering import metering
 from integrations.models import Integration, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import registry as default_registry
@@ -201,6 +201,7 @@ def _record_crash(context: ProcessContext, error: Exception) -> str:
         kind=failure_kind_of(error),
         message=str(error) or error.__class__.__name__,
         details={
+            **failure_details(error),
             "exception": f"{error.__class__.__module__}.{error.__class__.__name__}",
             "traceback": traceback.format_exc(limit=20)[-8000:],
         },

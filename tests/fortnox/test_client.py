@@ -11,14 +11,16 @@ from fortnox.client import FortnoxClient, lastmodified_param
 from fortnox.errors import (
     FortnoxAuthError,
     FortnoxError,
+    FortnoxKeptRateLimiting,
     FortnoxNotFound,
     FortnoxRateLimited,
+    FortnoxTimeout,
     FortnoxUnavailable,
     FortnoxValidationError,
     parse_error_body,
 )
 from integrations.errors import SyncError
-from integrations.http import USER_AGENT
+from integrations.http import USER_AGENT, ExchangeTimeout
 from integrations.metering import metering
 
 API = "https://api.fortnox.test"
@@ -464,6 +466,104 @@ def test_429_without_retry_after_backs_off_then_gives_up(client, api, slept):
     assert slept == [1.0, 2.0, 4.0]
     assert caught.value.failure_kind == "rate_limit"
     assert caught.value.retry_after is None
+
+
+def test_a_run_waits_on_429_no_longer_than_its_budget(client, api, slept, settings):
+    settings.FORTNOX_RATE_LIMIT_RETRIES = 10
+    settings.FORTNOX_RATE_LIMIT_WAIT_SECONDS = 30
+    api.add("GET", f"{API}/3/customers/1", status=429, headers={"Retry-After": "10"}, json={})
+
+    with pytest.raises(FortnoxKeptRateLimiting) as caught:
+        client.customer_get("1")
+
+    assert slept == [10.0, 10.0, 10.0]
+    assert len(api.calls) == 4
+    assert caught.value.stops_run is True
+    assert caught.value.failure_kind == "rate_limit"
+    assert "Fortnox kept rate-limiting (429 to GET 3/customers/1)" in str(caught.value)
+    assert "the next run continues" in str(caught.value)
+    assert caught.value.exchange["status"] == 429
+    # The budget is the run's (one client per run), not the request's: the next call that meets a
+    # 429 stops at once rather than sleep again.
+    with pytest.raises(FortnoxKeptRateLimiting):
+        client.customer_get("1")
+    assert slept == [10.0, 10.0, 10.0]
+
+
+def test_a_long_429_wait_gives_way_when_another_call_already_waits(api, slept, settings, tmp_path):
+    settings.FORTNOX_RATE_LIMIT_RETRIES = 10
+    settings.FORTNOX_RATE_LIMIT_WAIT_SECONDS = 30
+    settings.HTTP_SLOW_CALL_SECONDS = 5
+    settings.HTTP_SLOW_CALL_SLOTS = 1
+    settings.HTTP_SLOW_CALL_DIR = tmp_path
+    client = FortnoxClient(tokens=Tokens(), throttle=NoThrottle(), sleep=slept.append)
+    other = client.slots.try_acquire()  # another process waits on a slow answer
+    api.add("GET", f"{API}/3/customers/1", status=429, headers={"Retry-After": "4"}, json={})
+
+    with pytest.raises(FortnoxKeptRateLimiting) as caught:
+        client.customer_get("1")
+
+    other.release()
+    # 4 s is not a slow wait; 8 s in all is, and no slot was free.
+    assert slept == [4.0]
+    assert "while other calls were already waiting on slow answers" in str(caught.value)
+    assert caught.value.stops_run is True
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "first_wait"),
+    [
+        ("nan", 1.0),  # unreadable: back off as without one
+        ("-0000", 1.0),
+        ("-5", 1.0),
+        ("1e400", 1.0),
+        ("Sat, 01 Jan 2000 00:00:00 GMT", 0.0),  # a date past: no wait
+        ("Fri, 31 Dec 9999 23:59:59 GMT", None),  # far future: past the budget, no sleep
+        ("9" * 500, None),
+    ],
+)
+def test_a_hostile_retry_after_never_makes_the_client_sleep_long(
+    client, api, slept, settings, retry_after, first_wait
+):
+    settings.FORTNOX_RATE_LIMIT_WAIT_SECONDS = 30
+    api.add("GET", f"{API}/3/customers/1", status=429, headers={"Retry-After": retry_after})
+
+    if first_wait is None:
+        with pytest.raises(FortnoxKeptRateLimiting):
+            client.customer_get("1")
+        assert slept == []
+    else:
+        api.add("GET", f"{API}/3/customers/1", json={"Customer": {"CustomerNumber": "1"}})
+        assert client.customer_get("1") == {"CustomerNumber": "1"}
+        assert slept == [first_wait]
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (requests.ReadTimeout("slow"), "ReadTimeout: no data within the read timeout"),
+        (requests.ConnectTimeout("slow"), "ConnectTimeout"),
+        (ExchangeTimeout("no complete answer to GET /3/customers/1 within 60 s"), "within 60 s"),
+    ],
+)
+def test_a_timeout_stops_the_run(client, api, failure, reason):
+    api.add("GET", f"{API}/3/customers/1", body=failure)
+
+    with pytest.raises(FortnoxTimeout) as caught:
+        client.customer_get("1")
+
+    assert isinstance(caught.value, FortnoxUnavailable)
+    assert caught.value.stops_run is True
+    assert "Fortnox did not answer GET 3/customers/1 in time" in str(caught.value)
+    assert reason in str(caught.value)
+    assert len(api.calls) == 1
+
+
+def test_the_session_has_the_configured_timeouts(settings):
+    settings.FORTNOX_TIMEOUT = (2, 7)
+    settings.FORTNOX_REQUEST_DEADLINE_SECONDS = 11
+    client = FortnoxClient(tokens=Tokens(), throttle=NoThrottle())
+    assert (client.session.timeout, client.session.deadline) == ((2, 7), 11)
 
 
 def test_network_errors_are_unavailable(client, api):

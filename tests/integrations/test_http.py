@@ -1,8 +1,16 @@
-"""The base HTTP session, against a real local server: redirects are never followed, and only a GET
-is tried again after the server dropped the connection (a write is never sent twice)."""
+"""The base HTTP session, against a real local server: redirects are never followed, only a GET
+is tried again after the server dropped the connection (a write is never sent twice, a GET whose
+answer timed out neither), and no exchange outlives its deadline however slowly the server
+trickles its answer."""
 
 import gzip
+import os
+import subprocess
+import sys
 import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -10,16 +18,25 @@ import requests
 
 from integrations.http import (
     DEFAULT_TIMEOUT,
+    RETRY_AFTER_CEILING,
     USER_AGENT,
+    ExchangeTimeout,
     HardenedSession,
     ResponseTooLarge,
+    SlowCallSlots,
     UnreadableBody,
     exchange_record,
     json_body,
+    retry_after_seconds,
 )
 
 LIMIT = 1024 * 1024
 HUGE = 32 * LIMIT
+
+
+# How long a slow answer of the server below goes on at most: far past every deadline of the
+# tests, so a deadline that does not work fails the test instead of hanging it.
+SLOW_FOR = 20.0
 
 
 class Server:
@@ -27,6 +44,7 @@ class Server:
         self.requests: list[tuple[str, str]] = []
         self.drop_next = 0
         self.sent_bytes = 0
+        self.stopped = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,6 +59,9 @@ class Server:
                     return
                 if self.path.startswith("/huge"):
                     self._huge()
+                    return
+                if self.path.startswith("/slow"):
+                    self._slow()
                     return
                 if self.path == "/redirect":
                     self.send_response(302)
@@ -79,6 +100,26 @@ class Server:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client hung up, as it should
 
+            def _slow(self):
+                """/slow-silent: no answer at all; /slow-drip: headers, then one byte every
+                0.2 s of a declared body; /slow-drip-until-close: the same without a length."""
+                if self.path == "/slow-silent":
+                    server.stopped.wait(SLOW_FOR)
+                    return
+                self.send_response(200)
+                if self.path == "/slow-drip":
+                    self.send_header("Content-Length", "100000")
+                self.end_headers()
+                started = time.monotonic()
+                try:
+                    while time.monotonic() - started < SLOW_FOR and not server.stopped.is_set():
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        server.sent_bytes += 1
+                        time.sleep(0.2)
+                except OSError:
+                    pass  # the client hung up, as it should
+
             do_GET = do_POST = do_PUT = _answer
 
             def log_message(self, *args):
@@ -93,6 +134,7 @@ class Server:
 def server():
     server = Server()
     yield server
+    server.stopped.set()
     server.httpd.shutdown()
 
 
@@ -222,3 +264,139 @@ def test_a_deeply_nested_body_is_recorded_as_text():
     record = exchange_record(response)
 
     assert record["response_body"] == "[" * 4000
+
+
+@pytest.mark.parametrize("path", ["/slow-drip", "/slow-drip-until-close"])
+def test_an_answer_trickling_in_is_cut_off_at_the_deadline(server, path):
+    # One byte every 0.2 s never trips the 5 s read timeout: only the deadline ends it.
+    session = HardenedSession(timeout=(5, 5), deadline=1.0)
+
+    with pytest.raises(ExchangeTimeout, match=rf"no complete answer to GET {path} within 1 s"):
+        session.get(server.url + path)
+
+    assert len(server.requests) == 1
+    # What trickled in before the deadline is not taken for a (cut short) answer, and the
+    # session still works.
+    assert session.get(f"{server.url}/items").content == b"ok"
+
+
+def test_a_get_whose_answer_timed_out_is_not_sent_again(server):
+    session = HardenedSession(timeout=(5, 0.5), deadline=30)
+
+    with pytest.raises(requests.ReadTimeout):
+        session.get(f"{server.url}/slow-silent")
+
+    assert len(server.requests) == 1
+
+
+def test_the_deadline_covers_a_silent_server_too(server):
+    session = HardenedSession(timeout=(5, 30), deadline=0.5)
+
+    with pytest.raises(ExchangeTimeout):
+        session.get(f"{server.url}/slow-silent")
+
+    assert len(server.requests) == 1
+
+
+def test_an_answer_within_the_deadline_is_not_disturbed_later(server):
+    """A finished exchange's deadline passing later must not shut a socket that the pool hands
+    to the next exchange."""
+    session = HardenedSession(deadline=0.3)
+
+    for _ in range(3):
+        assert session.get(f"{server.url}/items").content == b"ok"
+        time.sleep(0.2)
+
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("5", 5.0),
+        (" 12 ", 12.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("9" * 400, RETRY_AFTER_CEILING),
+        ("86401", RETRY_AFTER_CEILING),
+        (format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0),
+        (format_datetime(NOW - timedelta(days=3), usegmt=True), 0.0),
+        (format_datetime(NOW + timedelta(days=400), usegmt=True), RETRY_AFTER_CEILING),
+        ("Mon, 23 Nov 2026 12:00:30 -0000", 30.0),
+        ("Mon, 23 Nov 2026 13:00:30 +0100", 30.0),
+        (None, None),
+        ("", None),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", None),
+        ("-Infinity", None),
+        ("-5", None),
+        ("-0000", None),
+        ("1e9", None),
+        ("0x10", None),
+        ("soon", None),
+        ("5 seconds", None),
+        ("Mon, 99 Foo 2026 99:99:99 GMT", None),
+        ("x" * 10_000, None),
+    ],
+)
+def test_retry_after_is_read_sanely(value, seconds):
+    assert retry_after_seconds(value, now=NOW) == seconds
+
+
+def test_a_slow_answer_gives_way_when_another_call_already_waits(server, tmp_path):
+    slots = SlowCallSlots(tmp_path, 1)
+    other = slots.try_acquire()  # another worker process is already waiting on a slow answer
+    session = HardenedSession(timeout=(5, 5), deadline=30, slow_after=0.3, slots=slots)
+
+    with pytest.raises(ExchangeTimeout, match="while other calls were already waiting"):
+        session.get(f"{server.url}/slow-drip")
+
+    assert len(server.requests) == 1
+    other.release()
+
+
+def test_a_slow_answer_waits_on_in_a_free_slot_and_frees_it(server, tmp_path):
+    slots = SlowCallSlots(tmp_path, 1)
+    session = HardenedSession(timeout=(5, 5), deadline=1.0, slow_after=0.2, slots=slots)
+
+    # It took the slot and waited until its deadline, not giving way.
+    with pytest.raises(ExchangeTimeout, match=r"within 1 s$"):
+        session.get(f"{server.url}/slow-drip")
+
+    slot = slots.try_acquire()
+    assert slot is not None  # released when the call ended
+    slot.release()
+
+
+def test_a_fast_answer_needs_no_slot(server, tmp_path):
+    slots = SlowCallSlots(tmp_path, 1)
+    other = slots.try_acquire()
+    session = HardenedSession(slow_after=5, slots=slots)
+
+    assert session.get(f"{server.url}/items").content == b"ok"
+    other.release()
+
+
+def test_slots_are_shared_between_processes(tmp_path):
+    slots = SlowCallSlots(tmp_path, 2)
+    script = (
+        "import sys, time; from pathlib import Path; from integrations.http import SlowCallSlots;"
+        f"s = SlowCallSlots(Path({str(tmp_path)!r}), 2); print(s.try_acquire() is not None)"
+    )
+    first, second = slots.try_acquire(), slots.try_acquire()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        )
+    finally:
+        first.release()
+        second.release()
+
+    assert result.stdout.strip() == "False"

@@ -14,6 +14,7 @@ import requests
 import responses
 
 from integrations.errors import ObjectValidationError, failure_kind_of
+from integrations.http import ExchangeTimeout
 from integrations.metering import metering
 from ongoing.client import (
     OngoingAuthError,
@@ -25,6 +26,7 @@ from ongoing.client import (
     OngoingRateLimited,
     OngoingRefused,
     OngoingServerError,
+    OngoingTimeout,
     OngoingUnreachable,
     OngoingWorkStarted,
     Page,
@@ -210,6 +212,31 @@ def test_no_answer_is_unreachable(wms, api, failure):
     with pytest.raises(OngoingUnreachable) as raised:
         wms.order_get(order_id=5)
     assert failure_kind_of(raised.value) == "remote"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.ReadTimeout("slow"),
+        requests.ConnectTimeout("slow"),
+        ExchangeTimeout("no complete answer to GET /demo/api/v1/orders/5 within 60 s"),
+    ],
+)
+def test_a_timeout_stops_the_run(wms, api, failure):
+    api.get(BASE + "orders/5", body=failure)
+    with pytest.raises(OngoingTimeout) as raised:
+        wms.order_get(order_id=5)
+    assert raised.value.stops_run
+    assert "Ongoing did not answer GET orders/5 in time" in str(raised.value)
+    assert "the next run continues" in str(raised.value)
+    assert len(api.calls) == 1
+
+
+def test_the_session_has_the_configured_timeouts(settings):
+    settings.ONGOING_TIMEOUT = (2, 7)
+    settings.ONGOING_REQUEST_DEADLINE_SECONDS = 11
+    client = OngoingClient(base_url=BASE, username="u", password="p")
+    assert (client.session.timeout, client.session.deadline) == ((2, 7), 11)
 
 
 def test_a_2xx_that_is_not_json_is_an_error(wms, api):
