@@ -4,14 +4,22 @@ Fortnox's refresh token is single use: the moment Fortnox answers a refresh, the
 is dead. So a refresh happens under a per-connection row lock shared by every worker, the row is
 read again after the lock is taken (another worker may just have refreshed), and the new pair is
 committed before anyone uses it. Only Fortnox saying the refresh token is invalid marks the
-connection as needing reactivation; network errors and 5xx are transient and never do."""
+connection as needing reactivation; network errors and 5xx are transient and never do.
+
+The lock is waited for at most FORTNOX_REFRESH_LOCK_WAIT_SECONDS (on PostgreSQL). A refresh takes
+well under a second, but one whose answer never comes holds the lock for the whole read timeout;
+without the bound, every worker process that wanted that company's token waited with it
+(bench/tokens_at_scale.py --scenarios silent: 6 of 8 processes held ~30 s per lost answer). A
+waiter that gives up uses the stored access token while it still works, and otherwise fails
+transiently (the next run tries again)."""
 
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from integrations.models import Integration, IntegrationEvent
@@ -104,13 +112,74 @@ def _keep_alive_due(connection: FortnoxConnection, now: datetime) -> bool:
     return issued is None or issued < keep_alive_cutoff(now=now)
 
 
+class _LockWaitOver(Exception):
+    """Another worker has held the connection's row lock longer than we wait."""
+
+
+def _lock_connection(connection_id: int) -> FortnoxConnection:
+    """The connection's row, locked, waiting at most FORTNOX_REFRESH_LOCK_WAIT_SECONDS for a
+    refresh in flight elsewhere (PostgreSQL; SQLite serialises writers anyway). Called inside
+    the refresh's atomic block; the caller's lock_timeout is restored once the lock is held."""
+    wait = settings.FORTNOX_REFRESH_LOCK_WAIT_SECONDS
+    if db_connection.vendor != "postgresql" or not wait:
+        return FortnoxConnection.objects.select_for_update().get(pk=connection_id)
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(wait * 1000)}ms"])
+    try:
+        # Its own savepoint, so a timed-out wait leaves the surrounding transaction usable.
+        with transaction.atomic():
+            locked = FortnoxConnection.objects.select_for_update().get(pk=connection_id)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise _LockWaitOver from None
+        raise
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+    return locked
+
+
+def _after_lock_wait(
+    *, connection_id: int, needed: Callable[[FortnoxConnection, datetime], bool]
+) -> tuple[str, bool]:
+    """Another worker is refreshing (or stuck refreshing) this connection. Its stored access
+    token does if it was replaced meanwhile, or if the refresh was only ahead of expiry and the
+    token still works; otherwise this is a transient failure."""
+    current = FortnoxConnection.objects.get(pk=connection_id)
+    _ensure_connected(current)
+    now = timezone.now()
+    if not needed(current, now) or (needed is _expiring and _still_valid(current, now)):
+        return current.access_token, False
+    wait = settings.FORTNOX_REFRESH_LOCK_WAIT_SECONDS
+    logger.warning(
+        "fortnox connection %s: another worker has been refreshing its token for over %ss",
+        connection_id,
+        wait,
+    )
+    raise FortnoxUnavailable(
+        f"Another worker has been refreshing this connection's Fortnox token for over {wait:g} "
+        "seconds (its answer from Fortnox is late); the next run tries again."
+    )
+
+
 def _refresh(
     *, connection_id: int, needed: Callable[[FortnoxConnection, datetime], bool]
 ) -> tuple[str, bool]:
     """(access token, whether Fortnox was asked for a new pair) or a typed error."""
+    try:
+        return _refresh_locked(connection_id=connection_id, needed=needed)
+    except _LockWaitOver:
+        return _after_lock_wait(connection_id=connection_id, needed=needed)
+
+
+def _refresh_locked(
+    *, connection_id: int, needed: Callable[[FortnoxConnection, datetime], bool]
+) -> tuple[str, bool]:
     failure: FortnoxError
     with transaction.atomic():
-        connection = FortnoxConnection.objects.select_for_update().get(pk=connection_id)
+        connection = _lock_connection(connection_id)
         _ensure_connected(connection)
         now = timezone.now()
         if not needed(connection, now):

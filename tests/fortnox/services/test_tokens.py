@@ -1,6 +1,8 @@
 """The token service against the sandbox: rotation, the lost response, reactivation, the refresh
 race, keep-alive and disconnect."""
 
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -277,3 +279,84 @@ def test_a_new_consent_is_kept_even_when_the_integration_cannot_start_yet(
     active_integration.refresh_from_db()
     assert again.status == FortnoxConnection.Status.ACTIVE
     assert active_integration.status == Integration.Status.NEEDS_REACTIVATION
+
+
+@contextmanager
+def refresh_in_flight_elsewhere(connection):
+    """Another worker holds the connection's row lock (as during a refresh whose answer from
+    Fortnox does not come) until the block ends."""
+    from django.db import transaction
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                FortnoxConnection.objects.select_for_update().get(pk=connection.pk)
+                locked.set()
+                release.wait(timeout=60)
+        finally:
+            db_connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def expiring_in(connection, seconds: int) -> None:
+    FortnoxConnection.objects.filter(pk=connection.pk).update(
+        access_expires_at=timezone.now() + timedelta(seconds=seconds)
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_stuck_elsewhere_is_waited_for_only_so_long(connection, sandbox, settings):
+    settings.FORTNOX_REFRESH_LOCK_WAIT_SECONDS = 0.3
+    before = sandbox.router.count("/oauth-v1/token")
+    # Expired: nothing works without the other worker's new pair; a transient failure.
+    expiring_in(connection, -1)
+    FortnoxConnection.objects.filter(pk=connection.pk).update(
+        refresh_token_issued_at=timezone.now() - timedelta(days=8)
+    )
+    with refresh_in_flight_elsewhere(connection):
+        with pytest.raises(FortnoxUnavailable, match="Another worker has been refreshing"):
+            connection_access_token(connection_id=connection.pk)
+        # A keep-alive that is due gives up the same way (its task logs it).
+        with pytest.raises(FortnoxUnavailable):
+            connection_keep_alive(connection_id=connection.pk)
+    # Only ahead of expiry: the stored token still works, and is used.
+    expiring_in(connection, 60)
+    with refresh_in_flight_elsewhere(connection):
+        assert connection_access_token(connection_id=connection.pk) == connection.access_token
+    # Nobody sent the refresh token meanwhile, nothing was marked.
+    assert sandbox.router.count("/oauth-v1/token") == before
+    stored = FortnoxConnection.objects.get(pk=connection.pk)
+    assert stored.status == FortnoxConnection.Status.ACTIVE
+    assert stored.refresh_token == connection.refresh_token
+    # Once the other worker lets go, the refresh happens as ever.
+    assert connection_access_token(connection_id=connection.pk) != connection.access_token
+    assert sandbox.router.count("/oauth-v1/token") == before + 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_wait_bound_leaves_the_callers_transaction_as_it_was(connection, sandbox):
+    from django.db import transaction
+
+    expiring_in(connection, -1)
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '7s'")
+        token = connection_access_token(connection_id=connection.pk)
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        assert cursor.fetchone() == ("7s",)
+    assert (
+        token
+        == FortnoxConnection.objects.get(pk=connection.pk).access_token
+        != (connection.access_token)
+    )
