@@ -113,7 +113,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="event-latency-"))
     (work / "logs").mkdir()
-    web_port, events_port = free_port(), free_port()
+    web_port = free_port()
+    events_port = free_port()
+    while events_port == web_port:  # both probes were closed: the kernel may hand out one twice
+        events_port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",

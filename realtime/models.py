@@ -112,3 +112,32 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.event_id}"
+
+
+class EventSynced(models.Model):
+    """An object a targeted run synced, and what Fortnox's list showed of it then (a fingerprint of
+    the list's fields, computed from the full object the run read). The next scheduled run finds
+    the object in its list of changes — the event's change is in its window — and, while the
+    event stream is healthy and the list still shows the same, skips it without reading it again.
+    One row per object, rewritten by each targeted run."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="event_synced"
+    )
+    process = models.CharField(_("process"), max_length=40)
+    object_ref = models.CharField(_("reference"), max_length=100)
+    listed = models.CharField(_("listed fingerprint"), max_length=64, blank=True)
+    synced_at = models.DateTimeField(_("synced"))
+
+    class Meta:
+        verbose_name = _("object synced by an event")
+        verbose_name_plural = _("objects synced by events")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "process", "object_ref"], name="one_event_synced_per_object"
+            )
+        ]
+        indexes = [models.Index(fields=["synced_at"], name="event_synced_at")]
+
+    def __str__(self):
+        return f"{self.integration_id} {self.process} {self.object_ref}"

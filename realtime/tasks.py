@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .services import pending, webhooks
+from .services import event_synced, pending, webhooks
 
 
 @shared_task(name="realtime.tasks.integration_sync_objects", ignore_result=True)
@@ -15,4 +15,5 @@ def integration_sync_objects(integration_id: int) -> int | None:
 def pending_syncs_sweep() -> int:
     queued = len(pending.pending_syncs_sweep())
     webhooks.webhook_deliveries_prune()
+    event_synced.event_synced_prune()
     return queued

@@ -3,9 +3,10 @@
 
 The store writes a SandboxEvent in the same transaction as each change; this server pushes them to
 every connection subscribed to the company and topic, in order, from the offset a client asks for
-(replay) or from the newest. What the reference leaves open is decided as in
-realtime/services/fortnox_events.py (the client's side): per-tenant `offsets` in add-topics-v1,
-remove-tenants-v1, and the shape of add-tenants-v1's answer.
+(replay) or from the newest. What the reference leaves open (UNVERIFIED) is decided once, on the
+client's side, and answered the same way here: per-tenant `offsets` in add-topics-v1
+(realtime.services.fortnox_events.add_topics_command), remove-tenants-v1 (remove_tenants_command)
+and the shape of add-tenants-v1's answer (tokens_refused).
 
 Faults for the chaos tests (`event_faults_set`): duplicate a share of events, reverse the order of
 each batch, and drop every open socket at once."""
@@ -134,6 +135,7 @@ class Session:
         return SandboxEvent.objects.aggregate(top=Max("id"))["top"] or 0
 
     def _add_tenants(self, message: dict) -> dict:
+        # UNVERIFIED: as decided in realtime.services.fortnox_events.tokens_refused.
         tokens = message.get("accessTokens")
         secret = message.get("clientSecret")
         if not isinstance(tokens, list) or not isinstance(secret, str):
@@ -164,6 +166,7 @@ class Session:
         return {"tenantIds": accepted, "invalidTokens": invalid}
 
     def _remove_tenants(self, message: dict) -> dict:
+        # UNVERIFIED: as decided in realtime.services.fortnox_events.remove_tenants_command.
         for tenant_id in message.get("tenantIds") or []:
             company = self.tenants.pop(int(tenant_id), None) if str(tenant_id).isdigit() else None
             for key in [key for key in self.cursors if key[0] == company]:
@@ -171,6 +174,7 @@ class Session:
         return {}
 
     def _add_topics(self, message: dict) -> dict:
+        # UNVERIFIED: as decided in realtime.services.fortnox_events.add_topics_command.
         topics = message.get("topics")
         if not isinstance(topics, list) or not topics:
             raise CommandError("topics is required.")

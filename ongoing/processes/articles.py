@@ -19,6 +19,11 @@ from integrations.selectors import (
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient
 from ongoing.mappers import article_to_ongoing
+from realtime.services.event_synced import (
+    ARTICLE_LIST_FIELDS,
+    EventSyncedRecorder,
+    EventSyncedSkips,
+)
 
 from .common import (
     OutageBreaker,
@@ -42,6 +47,8 @@ class ArticleSender:
         self.wms = wms
         self.links = LinkLookup(integration=context.integration, object_type=OBJECT_TYPE)
         self.breaker = OutageBreaker()
+        # The articles read in full this run, by number.
+        self.read: dict[str, dict] = {}
 
     @cached_property
     def suppliers(self) -> dict:
@@ -52,6 +59,7 @@ class ArticleSender:
         """Sync one article; False when the rate limit or an outage ends the process's run."""
         try:
             article = self.fortnox.article_get(number)
+            self.read[number] = article
             supplier = self.suppliers.get(str(article.get("SupplierNumber") or ""))
             body = article_to_ongoing(
                 article,
@@ -89,20 +97,34 @@ def articles_sync(context: ProcessContext) -> None:
     since = pull_since(context)
     # The first pull takes the active articles only; later pulls take every change, so an
     # article made inactive in Fortnox becomes inactive in the warehouse.
-    numbers = [
-        item["ArticleNumber"]
+    items = {
+        str(item["ArticleNumber"]): item
         for item in fortnox.articles_list(lastmodified=since, filter=None if since else "active")
-    ]
+    }
+    # Articles (and suppliers' articles) an event already brought are skipped unread while the
+    # list still shows them as the targeted run saw them (realtime/services/event_synced.py).
+    synced = EventSyncedSkips(context, since=since, fields=ARTICLE_LIST_FIELDS)
+    numbers = list(items)
+    of_suppliers: set[str] = set()
     if since is not None:
         # A supplier changed since this process last finished (the supplier process just ran):
-        # the articles that carry it are sent again, with its new name.
-        for supplier in suppliers_changed_since(
-            integration=integration, since=datetime.fromisoformat(context.cursor())
-        ):
-            numbers += [
-                item["ArticleNumber"]
+        # the articles that carry it are sent again, with its new name — unless its event's
+        # targeted run sent them after the change.
+        changed = list(
+            suppliers_changed_since(
+                integration=integration, since=datetime.fromisoformat(context.cursor())
+            )
+        )
+        synced.load([*items, *(f"{SUPPLIER_REF}{supplier.number}" for supplier in changed)])
+        for supplier in changed:
+            if synced.handled(f"{SUPPLIER_REF}{supplier.number}", changed_at=supplier.updated_at):
+                continue
+            listed = [
+                str(item["ArticleNumber"])
                 for item in fortnox.articles_list(supplier_number=supplier.number)
             ]
+            of_suppliers.update(listed)
+            numbers += listed
     retry = (
         failed_refs_to_retry(integration=integration, process=ARTICLES, object_type=OBJECT_TYPE)
         if context.may_have_failures(OBJECT_TYPE)
@@ -110,9 +132,19 @@ def articles_sync(context: ProcessContext) -> None:
     )
     numbers = unique([*numbers, *retry])
     sender.links.load(numbers)
-    for number in numbers:
-        if not sender.send(number):
-            return  # rate limited or an outage: the cursor stays, the next run goes on from here
+    try:
+        for number in numbers:
+            if (
+                number in items
+                and number not in of_suppliers
+                and synced.handled(number, listed=items[number])
+            ):
+                context.count("skipped")
+                continue
+            if not sender.send(number):
+                return  # rate limited or an outage: the cursor stays, the next run goes on
+    finally:
+        synced.forget_unhonoured()
     context.save_cursor(started.isoformat())
 
 
@@ -128,16 +160,30 @@ def articles_sync_objects(context: ProcessContext, refs: list[str]) -> None:
     fortnox = fortnox_client_for(integration=integration)
     sender = ArticleSender(context, fortnox, ongoing_client_for(integration=integration))
     numbers = []
-    for ref in refs:
-        if ref.startswith(SUPPLIER_REF):
-            numbers += [
-                item["ArticleNumber"]
-                for item in fortnox.articles_list(supplier_number=ref[len(SUPPLIER_REF) :])
-            ]
-        else:
-            numbers.append(ref)
-    numbers = unique(numbers)
+    suppliers = [ref for ref in refs if ref.startswith(SUPPLIER_REF)]
+    for ref in suppliers:
+        numbers += [
+            item["ArticleNumber"]
+            for item in fortnox.articles_list(supplier_number=ref[len(SUPPLIER_REF) :])
+        ]
+    numbers = unique([*numbers, *(ref for ref in refs if not ref.startswith(SUPPLIER_REF))])
     sender.links.load(numbers)
+    recorder = EventSyncedRecorder(context, fields=ARTICLE_LIST_FIELDS)
+    finished = True
     for number in numbers:
-        if not sender.send(number):
-            return
+        failed = context.counts["failed"]
+        going = sender.send(number)
+        recorder.handled(
+            number, full=sender.read.get(number), failed=context.counts["failed"] > failed
+        )
+        if not going:
+            finished = False
+            break
+    recorder.save()
+    if finished:
+        # Every article of these suppliers went through (or has its own failure, retried by
+        # the scheduled run): the scheduled run need not list them again.
+        supplier_records = EventSyncedRecorder(context)
+        for ref in suppliers:
+            supplier_records.handled(ref, full=None, failed=False)
+        supplier_records.save()

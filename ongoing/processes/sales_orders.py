@@ -13,6 +13,11 @@ from integrations.selectors import LinkLookup, failed_refs_to_retry, open_failur
 from integrations.services.sync import ProcessContext
 from ongoing.client import OngoingClient, OngoingNotFound, OngoingRefused, OngoingWorkStarted
 from ongoing.mappers import order_to_ongoing
+from realtime.services.event_synced import (
+    ORDER_LIST_FIELDS,
+    EventSyncedRecorder,
+    EventSyncedSkips,
+)
 
 from .common import (
     OutageBreaker,
@@ -62,6 +67,8 @@ class OrderSender:
         self.customers: dict[str, dict] = {}
         self.order_types: dict[str, dict] | None = None
         self.breaker = OutageBreaker()
+        # The orders read in full this run, by number.
+        self.read: dict[str, dict] = {}
         # What the warehouse refused because it had started on the order, by order number: the
         # same change is not offered again (it waits for the next change in Fortnox).
         self.refused = (
@@ -92,6 +99,7 @@ class OrderSender:
                 self._skip(number)
                 return True
             order = self.fortnox.order_get(number)
+            self.read[number] = order
             if order.get("Cancelled"):
                 self._cancel(number, link)
             elif link is None and not order_wanted(order, options=self.options):
@@ -252,10 +260,19 @@ def sales_orders_sync(context: ProcessContext) -> None:
     )
     items = {str(item["DocumentNumber"]): item for item in listed}
     numbers = unique([*items, *retry])
+    # Orders an event already brought are skipped unread while the list still shows them as the
+    # targeted run saw them (realtime/services/event_synced.py).
+    synced = EventSyncedSkips(context, since=since, fields=ORDER_LIST_FIELDS)
+    synced.load(items)
     sender.links.load(numbers)
     for number in numbers:
+        if number in items and synced.handled(number, listed=items[number]):
+            context.count("skipped")
+            continue
         if not sender.handle(items.get(number) or {"DocumentNumber": number}):
+            synced.forget_unhonoured()
             return  # rate limited or an outage: the cursor stays, the next run goes on from here
+    synced.forget_unhonoured()
     context.save_cursor(started.isoformat())
 
 
@@ -270,6 +287,13 @@ def sales_orders_sync_objects(context: ProcessContext, refs: list[str]) -> None:
     )
     numbers = unique(refs)
     sender.links.load(numbers)
+    recorder = EventSyncedRecorder(context, fields=ORDER_LIST_FIELDS)
     for number in numbers:
-        if not sender.handle({"DocumentNumber": number}):
-            return
+        failed = context.counts["failed"]
+        going = sender.handle({"DocumentNumber": number})
+        recorder.handled(
+            number, full=sender.read.get(number), failed=context.counts["failed"] > failed
+        )
+        if not going:
+            break
+    recorder.save()

@@ -72,12 +72,21 @@ def order_webhook_owe(*, order: Order) -> Webhook | None:
     )
 
 
+# UNVERIFIED whether Ongoing posts a webhook when a purchase order is closed (Deflection or
+# Received) without goods arriving: the reference names only inbound (receive) transactions.
+# Decided: it does, as an inbound webhook whose purchaseOrderLine is null, so the integration
+# completes the Fortnox purchase order within seconds. Set False to emulate an Ongoing that does
+# not: the scheduled run then completes it (it lists purchase orders closed since its last run).
+WEBHOOK_ON_PURCHASE_ORDER_CLOSE = True
+
+
 def inbound_webhook_owe(
     *, purchase_order: PurchaseOrder, line: PurchaseOrderLine | None
 ) -> Webhook | None:
     """An inbound transaction (goods received on a purchase order line), or the purchase order
-    closed (line None: UNVERIFIED whether Ongoing sends one then; the integration completes the
-    Fortnox purchase order on it, and the scheduled run would find it all the same)."""
+    closed (line None; see WEBHOOK_ON_PURCHASE_ORDER_CLOSE)."""
+    if line is None and not WEBHOOK_ON_PURCHASE_ORDER_CLOSE:
+        return None
     line_json = (
         {
             "id": line.pk,

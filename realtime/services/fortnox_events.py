@@ -4,11 +4,9 @@ object and, in the same transaction, stores the event's offset for its tenant an
 restart resumes from there: at least once, never lost, duplicates harmless (the pending row and
 the processes' fingerprints absorb them).
 
-The protocol beyond the reference is UNVERIFIED and decided here: offsets are opaque strings,
-resumed per tenant with `add-topics-v1` topics [{"topic", "offsets": {tenantId: offset}}] (events
-after that offset; a tenant without one starts at the newest); `remove-tenants-v1` {"tenantIds"}
-drops a tenant; add-tenants-v1 answers tenantIds {index in accessTokens: tenantId} and
-invalidTokens [index, …]."""
+What the reference leaves open about the protocol is UNVERIFIED and decided in three functions
+below, one comment each (add_topics_command, remove_tenants_command, tokens_refused); the sandbox
+(fortnox/sandbox/events.py) answers the same way. Offsets are opaque strings throughout."""
 
 import json
 import logging
@@ -72,6 +70,48 @@ class Subscriber:
     @property
     def topics(self) -> set[str]:
         return {PROCESS_TOPICS[key] for key in self.processes if key in PROCESS_TOPICS}
+
+
+# --- the protocol beyond the reference: each UNVERIFIED decision in one place -------------------
+
+
+def add_topics_command(offsets_by_topic: dict[str, dict[int, str | None]]) -> dict:
+    """UNVERIFIED: how each tenant resumes from its own offset. The reference shows add-topics-v1
+    as topics [{"topic"}] and says events are replayable by offset, not how a consumer with many
+    tenants names theirs. Decided: each topic carries "offsets" {"<tenantId>": offset} for the
+    tenants that have one; the stream sends their events after that offset, and a tenant without
+    one starts at the newest. `offsets_by_topic` is {topic: {tenant id: offset or None}}; should
+    Fortnox want one offset per topic and tenant in another form, only this changes."""
+    return {
+        "command": "add-topics-v1",
+        "topics": [
+            {
+                "topic": topic,
+                "offsets": {
+                    str(tenant): offset for tenant, offset in tenants.items() if offset is not None
+                },
+            }
+            for topic, tenants in offsets_by_topic.items()
+        ],
+    }
+
+
+def remove_tenants_command(tenant_ids: list[int]) -> dict:
+    """UNVERIFIED: the reference names no command that drops a tenant from the connection.
+    Decided: remove-tenants-v1 {"tenantIds": [tenant id, …]}. Were there none, a paused or
+    disconnected tenant would leave by reconnecting without it (events still arriving for it
+    meanwhile are ignored by `event`, as they are for a tenant removed a moment ago)."""
+    return {"command": "remove-tenants-v1", "tenantIds": tenant_ids}
+
+
+def tokens_refused(answer: dict) -> list[int]:
+    """UNVERIFIED: the shape of add-tenants-v1's answer, shown in the reference as
+    {"tenantIds": {…}, "invalidTokens": […]}. Decided: tenantIds maps the index of each accepted
+    token in the command's accessTokens (as a string) to its tenant id, and invalidTokens lists the
+    indexes of the refused ones. Returns those indexes; the consumer remembers which tenant each
+    index was, so tenantIds is not needed."""
+    refused = answer.get("invalidTokens") or []
+    return [index for index in refused if isinstance(index, int) and not isinstance(index, bool)]
 
 
 def event_targets(event: dict, processes: frozenset[str]) -> list[tuple[str, str]]:
@@ -328,23 +368,17 @@ class FortnoxEventConsumer:
         for subscriber in adding:
             self.subscribers[subscriber.fortnox_tenant_id] = subscriber
         offsets = offsets_stored(tenant_ids=[s.fortnox_tenant_id for s in adding])
-        topics = []
-        for topic in TOPIC_ORDER:
-            tenants = [s.fortnox_tenant_id for s in adding if topic in s.topics]
-            if not tenants:
-                continue
-            topics.append(
-                {
-                    "topic": topic,
-                    "offsets": {
-                        str(tenant): offsets[tenant][topic]
-                        for tenant in tenants
-                        if topic in offsets.get(tenant, {})
-                    },
-                }
-            )
+        topics = {
+            topic: {
+                s.fortnox_tenant_id: offsets.get(s.fortnox_tenant_id, {}).get(topic)
+                for s in adding
+                if topic in s.topics
+            }
+            for topic in TOPIC_ORDER
+        }
+        topics = {topic: tenants for topic, tenants in topics.items() if tenants}
         if topics:
-            self._send(socket, {"command": "add-topics-v1", "topics": topics})
+            self._send(socket, add_topics_command(topics))
         self._counted()
 
     def _send(self, socket, command: dict) -> None:
@@ -373,7 +407,7 @@ class FortnoxEventConsumer:
             or wanted[tenant].connection_id != subscriber.connection_id
         ]
         if gone:
-            self._send(socket, {"command": "remove-tenants-v1", "tenantIds": gone})
+            self._send(socket, remove_tenants_command(gone))
             for tenant in gone:
                 self.subscribers.pop(tenant, None)
         changed = {
@@ -420,11 +454,11 @@ class FortnoxEventConsumer:
             raise ConsumerStopped(
                 f"{message.get('response')}: {message.get('message') or message.get('result')}"
             )
-        if message.get("response") == "add-tenants-v1" and message.get("invalidTokens"):
+        if message.get("response") == "add-tenants-v1":
             # Tokens refused (expired or revoked early): those tenants leave, and the next
             # reconcile adds them again with a refreshed token.
-            for index in message["invalidTokens"]:
-                if isinstance(index, int) and 0 <= index < len(self._sent_tokens):
+            for index in tokens_refused(message):
+                if 0 <= index < len(self._sent_tokens):
                     tenant, token = self._sent_tokens[index]
                     self.rejected[tenant] = token
                     self.subscribers.pop(tenant, None)
