@@ -26,6 +26,9 @@ os.environ["CELERY_BROKER_URL"] = "memory://"
 os.environ["REDIS_URL"] = ""
 
 
+from bench.chaos.faults import FAULTY, EventPlan  # noqa: E402 - imports no Django model
+
+
 def arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
     parser.add_argument("--orders", type=int, default=1000)
@@ -51,6 +54,30 @@ def arguments(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", type=Path, help="copy each run's final SQLite database into this directory"
     )
+    events = parser.add_argument_group(
+        "the event path (issue 11)",
+        "--events runs the Fortnox event consumer against the sandbox's event server and the "
+        "warehouse's webhooks beside the scheduled runs, in both runs; the faulty run also gets "
+        "these event faults.",
+    )
+    events.add_argument("--events", action="store_true", help="run the event path too")
+    events.add_argument("--consumer-kills", type=int, default=FAULTY.consumer_kills)
+    events.add_argument("--socket-drops", type=int, default=FAULTY.socket_drops)
+    events.add_argument(
+        "--duplicate-rate",
+        type=float,
+        default=FAULTY.duplicate_rate,
+        help="share of events the server sends twice",
+    )
+    events.add_argument(
+        "--no-reorder", action="store_true", help="do not reverse each batch of events"
+    )
+    events.add_argument(
+        "--webhook-loss",
+        type=float,
+        default=FAULTY.webhook_loss_rate,
+        help="share of webhooks the warehouse never sends",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,7 +92,7 @@ def main(argv=None) -> int:
         logging.disable(logging.ERROR)
 
     from .faults import FaultPlan
-    from .report import summary, table
+    from .report import events_table, summary, table
     from .runner import Options, clone_databases, databases, prepare_book, run_both, run_scenario
     from .scenario import Size
 
@@ -80,6 +107,14 @@ def main(argv=None) -> int:
         kills=options.kills,
         plan=FaultPlan().scaled(options.fault_scale),
         keep=options.keep,
+        events=options.events,
+        event_plan=EventPlan(
+            duplicate_rate=options.duplicate_rate,
+            reorder=not options.no_reorder,
+            webhook_loss_rate=options.webhook_loss,
+            socket_drops=options.socket_drops,
+            consumer_kills=options.consumer_kills,
+        ),
     )
     with databases():
         prepare_book(run_options)
@@ -100,6 +135,9 @@ def main(argv=None) -> int:
     figures = summary(clean, faulty, run_options)
     print()
     print(table(figures))
+    if options.events:
+        print()
+        print(events_table(figures))
     if figures["differences"]:
         print(f"\nDifferences from the clean run ({len(figures['differences'])}):")
         for line in figures["differences"][: options.show]:

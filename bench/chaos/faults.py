@@ -217,3 +217,32 @@ class FaultyTransport:
         if kind == LOST_RESPONSE:
             raise self.injector.connection_error(lost=True)
         return answer
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """The event faults of one run (bench/chaos/events.py, `--events`): a share of events the
+    event server sends twice, each batch it sends reversed, a share of webhooks the warehouse
+    never sends, and how many times the socket is dropped and the consumer SIGKILLed. The
+    default, `EventPlan()`, is the clean run: events and webhooks work."""
+
+    duplicate_rate: float = 0.0
+    reorder: bool = False
+    webhook_loss_rate: float = 0.0
+    socket_drops: int = 0
+    consumer_kills: int = 0
+
+    @property
+    def faulty(self) -> bool:
+        return bool(
+            self.duplicate_rate
+            or self.reorder
+            or self.webhook_loss_rate
+            or self.socket_drops
+            or self.consumer_kills
+        )
+
+
+FAULTY = EventPlan(
+    duplicate_rate=0.3, reorder=True, webhook_loss_rate=0.3, socket_drops=3, consumer_kills=3
+)

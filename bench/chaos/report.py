@@ -49,6 +49,7 @@ def _run_figures(result: RunResult) -> dict:
                 "faulty_runs": p.faulty_runs,
                 "converged": p.converged,
                 "first_run_boundaries": p.first_run_boundaries,
+                "targeted_runs": p.targeted_runs,
                 "problems": p.problems,
             }
             for p in result.phases
@@ -57,6 +58,8 @@ def _run_figures(result: RunResult) -> dict:
         "duplicates": {what: len(names) for what, names in result.audit["duplicates"].items()},
         "losses": {what: len(names) for what, names in result.audit["losses"].items()},
         "problems": problems,
+        "event_path": result.event_figures,
+        "written": result.written,
         "wall_seconds": round(result.wall_seconds, 1),
         "cpu_seconds": round(result.cpu_seconds, 1),
         "simulated_seconds": round(result.simulated_seconds),
@@ -90,6 +93,11 @@ def summary(clean: RunResult, faulty: RunResult, options) -> dict:
         and not figures["faulty"]["problems"]
         and not clean.worker_crashes
         and not faulty.worker_crashes
+        and all(
+            not run.event_figures.get("consumer deaths (not ours)")
+            and not run.event_figures.get("pending at the end")
+            for run in (clean, faulty)
+        )
     )
     return figures
 
@@ -194,3 +202,96 @@ def table(figures: dict) -> str:
             *(line(r) for r in rows),
         ]
     )
+
+
+def _render(rows: list[tuple[str, str, str]]) -> str:
+    widths = [max(len(r[i]) for r in [("", "clean", "faulty"), *rows]) for i in range(3)]
+
+    def line(cells) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join(
+        [
+            line(("", "clean", "faulty")),
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+            *(line(r) for r in rows),
+        ]
+    )
+
+
+def events_table(figures: dict) -> str:
+    """The event path's figures (--events): what went wrong with events and webhooks, and who
+    did the work — targeted runs, or the scheduled run as the safety net."""
+    clean, faulty = figures["clean"]["event_path"], figures["faulty"]["event_path"]
+    rows: list[tuple[str, str, str]] = []
+
+    def row(label, left, right):
+        rows.append((label, str(left), str(right)))
+
+    def plan(run):
+        given = run["plan"]
+        parts = []
+        if given["duplicate_rate"]:
+            parts.append(f"{given['duplicate_rate']:.0%} of events sent twice")
+        if given["reorder"]:
+            parts.append("each batch reversed")
+        if given["webhook_loss_rate"]:
+            parts.append(f"{given['webhook_loss_rate']:.0%} of webhooks lost")
+        return ", ".join(parts) or "none"
+
+    row("event faults", plan(clean), plan(faulty))
+    row(
+        "Fortnox events emitted (" + "/".join(faulty["topics"]) + ")",
+        clean["events emitted"],
+        faulty["events emitted"],
+    )
+    row("  pushed by the event server", clean["server"]["pushed"], faulty["server"]["pushed"])
+    row("    of which repeats", clean["server"]["duplicates"], faulty["server"]["duplicates"])
+    row(
+        "    of which out of order",
+        clean["server"]["out_of_order"],
+        faulty["server"]["out_of_order"],
+    )
+    row("sockets dropped", clean["socket drops"], faulty["socket drops"])
+    row(
+        "  connections the consumer subscribed on",
+        clean["server"]["subscribed"],
+        faulty["server"]["subscribed"],
+    )
+    row("consumer SIGKILLed and restarted", clean["consumer kills"], faulty["consumer kills"])
+    row(
+        "consumer died otherwise",
+        clean["consumer deaths (not ours)"],
+        faulty["consumer deaths (not ours)"],
+    )
+    row(
+        "events the consumer never took (left to the safety net)",
+        clean["events never taken"],
+        faulty["events never taken"],
+    )
+    row("webhooks owed by the warehouse", clean["webhooks owed"], faulty["webhooks owed"])
+    row("  lost (never sent)", clean["webhooks lost"], faulty["webhooks lost"])
+    row("  delivered", clean["webhooks delivered"], faulty["webhooks delivered"])
+    row("targeted runs", clean["targeted runs"], faulty["targeted runs"])
+    row(
+        "  per phase",
+        " / ".join(str(p["targeted_runs"]) for p in figures["clean"]["phases"]),
+        " / ".join(str(p["targeted_runs"]) for p in figures["faulty"]["phases"]),
+    )
+    for trigger, label in (("event", "targeted runs"), ("beat", "scheduled runs")):
+        row(
+            f"objects written by {label}",
+            figures["clean"]["written"].get(trigger, 0),
+            figures["faulty"]["written"].get(trigger, 0),
+        )
+    row(
+        "objects still waiting at the end",
+        clean["pending at the end"],
+        faulty["pending at the end"],
+    )
+    row(
+        "verdict",
+        "",
+        "PROVED: same state, nothing duplicated or lost" if figures["proved"] else "NOT PROVED",
+    )
+    return _render(rows)

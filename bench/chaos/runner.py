@@ -28,21 +28,31 @@ import sys
 import tempfile
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
 from django.conf import settings
 from django.db import connection
-from django.test.utils import setup_test_environment
+from django.test.utils import override_settings, setup_test_environment
 
 from config.celery import app as celery_app
 from integrations.models import SyncRun
 from integrations.services.scheduler import integrations_tick
 
 from . import state
-from .faults import ChannelAnswers, FaultInjector, FaultPlan, FaultyTransport, Tally, faulted
+from .events import EventPath
+from .faults import (
+    FAULTY,
+    ChannelAnswers,
+    EventPlan,
+    FaultInjector,
+    FaultPlan,
+    FaultyTransport,
+    Tally,
+    faulted,
+)
 from .scenario import PHASES, Scenario, Size
 from .workers import DID, ForkedWorker, SharedClock
 from .world import environment, prepare, world
@@ -51,6 +61,9 @@ CHANNELS = ("fortnox", "ongoing")
 # 2026-03-02 08:00 in Stockholm: every run starts at the same simulated moment.
 START = 1772434800.0
 MAX_RUNS_PER_PHASE = 60
+# With --events: at most this many targeted runs per phase (each takes every object due).
+MAX_TARGETED_PER_PHASE = 60
+TARGETED_TASK = "realtime.tasks.integration_sync_objects"
 BOUNDARIES_PER_ORDER = 6
 ANSWERS = {
     "fortnox": ChannelAnswers(
@@ -89,6 +102,10 @@ class Options:
     keep: Path | None = None
     # The simulated moment the prepared book is ready: both runs start there.
     prepared_at: float = START
+    # The event path (events.py): the consumer, the event server and the webhooks run beside
+    # the scheduled runs; the faulty run gets `event_plan`'s faults, the clean one none.
+    events: bool = False
+    event_plan: EventPlan = FAULTY
 
 
 @dataclass
@@ -97,6 +114,7 @@ class PhaseResult:
     runs: int = 0
     faulty_runs: int = 0
     first_run_boundaries: int = 0
+    targeted_runs: int = 0
     converged: bool = False
     # What the audit found at the end of the phase: {"duplicate invoices": [names], …}.
     problems: dict = field(default_factory=dict)
@@ -118,6 +136,10 @@ class RunResult:
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
     simulated_seconds: float = 0.0
+    # With --events: what the event path did (events.EventPath.figures) and, per trigger, how
+    # many objects the runs created or updated.
+    event_figures: dict = field(default_factory=dict)
+    written: dict = field(default_factory=dict)
 
     @property
     def runs(self) -> int:
@@ -204,6 +226,17 @@ class Broker:
         except Empty:
             return None
 
+    def get_scheduled(self, events: "EventPath | None"):
+        """The next message that is not the targeted task: the harness runs that one itself
+        whenever objects are due (events.py), so each of its messages would find nothing."""
+        while (message := self.get()) is not None:
+            if message.headers["task"] != TARGETED_TASK:
+                return message
+            message.ack()
+            if events is not None:
+                events.targeted_messages_dropped += 1
+        return None
+
     def close(self) -> None:
         self.queue.close()
         self.connection.release()
@@ -212,7 +245,10 @@ class Broker:
 class Operations:
     """Beat, broker and workers for one integration."""
 
-    def __init__(self, *, world, worker, clock, tally, options, faults, result, scenario):
+    def __init__(
+        self, *, world, worker, clock, tally, options, faults, result, scenario, events=None
+    ):
+        self.events: EventPath | None = events
         self.world = world
         self.worker = worker
         self.clock = clock
@@ -241,6 +277,23 @@ class Operations:
         none), the first worker's outcome, and per action 0 (not done), DID or NOTHING_TO_DO."""
         task = celery_app.tasks[message.headers["task"]]
         args, kwargs, _embed = message.decode()
+        run, outcome, flags = self.run_task(
+            task, args=args, kwargs=kwargs, faults=faults, kill_at=kill_at, meanwhile=meanwhile
+        )
+        if outcome.killed:
+            message.requeue()
+            rest = [pair for pair, flag in zip(meanwhile, flags, strict=True) if not flag]
+            _run, _outcome, rest_flags = self.execute(
+                self.broker.get_scheduled(self.events), faults=faults, kill_at=None, meanwhile=rest
+            )
+            later = iter(rest_flags)
+            return None, outcome, [flag or next(later) for flag in flags]
+        message.ack()
+        return run, outcome, flags
+
+    def run_task(self, task, *, args, kwargs, faults: bool, kill_at: int | None, meanwhile=()):
+        """One execution of a task by a forked worker; the run it made (None when it made none
+        or died), its outcome, and per `meanwhile` action 0, DID or NOTHING_TO_DO."""
         latest = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         before = self.tally.snapshot()
         self.executions += 1
@@ -260,14 +313,7 @@ class Operations:
         run = SyncRun.objects.filter(pk__gt=latest).order_by("pk").first()
         if outcome.killed:
             self.result.kills.append(outcome.kill_point)
-            message.requeue()
-            rest = [pair for pair, flag in zip(meanwhile, flags, strict=True) if not flag]
-            _run, _outcome, rest_flags = self.execute(
-                self.broker.get(), faults=faults, kill_at=None, meanwhile=rest
-            )
-            later = iter(rest_flags)
-            return None, outcome, [flag or next(later) for flag in flags]
-        message.ack()
+            return None, outcome, flags
         return run, outcome, flags
 
     def _count_calls(self, before: dict, *, faulty: bool) -> None:
@@ -283,55 +329,102 @@ class Operations:
         """Run until a run is quiet. In a faulty run, faults go on while the runs make progress
         (and at most `faulty_runs` runs); `kills` of those runs' workers are killed. `meanwhile`
         are (label, action) pairs the warehouse does during the phase's first run, each at a
-        seeded boundary, in order (a killed run leaves the rest to the next)."""
+        seeded boundary, in order (a killed run leaves the rest to the next).
+
+        With the event path (--events), before each scheduled run the webhooks are delivered and
+        the consumer takes its backlog (events.EventPath.stage), and the targeted task runs while
+        objects are due and no run holds the integration; a phase is quiet only when a scheduled
+        run is quiet and no object is left due."""
         reference = BOUNDARIES_PER_ORDER * self.options.size.orders
-        pending = [
+        self.pending_actions = [
             (label, self.meanwhile_rng.randint(1, reference) if when is None else when, action)
             for label, when, action in meanwhile
         ]
-        kill_at = self._kill_point(phase) if kills else None
+        self.kill_at = self._kill_point(phase) if kills else None
+        self.kills_to_do = kills
         faulty = self.faults
         idle = 0
+        first_stage = True
+        events = self.events
         while phase.runs < MAX_RUNS_PER_PHASE and idle < 3:
+            faulty = faulty and phase.faulty_runs < self.options.faulty_runs
+            if events is not None:
+                events.stage(first_of_phase=first_stage)
+                first_stage = False
+                if events.pending() and phase.targeted_runs < MAX_TARGETED_PER_PHASE:
+                    if not SyncRun.objects.filter(
+                        integration=self.world.integration, status=SyncRun.Status.RUNNING
+                    ).exists():
+                        self._targeted(phase, faulty=faulty)
+                        continue
+                    # A killed worker's run holds the integration until the scheduler closes it
+                    # (the beat below): the task's retries would all find it busy.
+                    events.targeted_skipped_busy += 1
             self.beat()
-            message = self.broker.get()
+            message = self.broker.get_scheduled(events)
             if message is None:
                 idle += 1  # nothing was due: the integration is no longer active
                 continue
             idle = 0
-            faulty = faulty and phase.faulty_runs < self.options.faulty_runs
-            armed = kill_at if faulty else None
+            armed = self.kill_at if faulty else None
             run, outcome, flags = self.execute(
-                message,
-                faults=faulty,
-                kill_at=armed,
-                meanwhile=[(when, action) for _label, when, action in pending],
+                message, faults=faulty, kill_at=armed, meanwhile=self._actions()
             )
-            for (label, _when, _action), flag in zip(pending, flags, strict=True):
-                if flag == DID:
-                    self.scenario.count(label)
-            acted = DID in flags  # the warehouse changed something the run may not have seen
-            pending = [item for item, flag in zip(pending, flags, strict=True) if not flag]
+            acted = self._after(phase, outcome, flags, armed=armed)
             phase.runs += 1
             phase.faulty_runs += int(faulty)
             if phase.runs == 1:
                 phase.first_run_boundaries = outcome.boundaries
-            if outcome.killed:
-                kills -= 1
-                kill_at = self._kill_point(phase, within=outcome.boundaries) if kills else None
-                continue
-            if armed is not None:
-                # The run ended before the chosen point: choose again within what it crossed.
-                kill_at = self.kill_rng.randint(1, max(1, outcome.boundaries))
-            if run is None:
+            if outcome.killed or run is None:
                 continue
             totals = run.totals
             written = totals["created"] + totals["updated"]
-            if run.status == SyncRun.Status.SUCCEEDED and not written and not acted:
+            quiet = run.status == SyncRun.Status.SUCCEEDED and not written and not acted
+            if quiet and (events is None or not events.pending()):
                 phase.converged = True
                 return
             if faulty and not written:
                 faulty = False  # no progress left to make under faults: the outage ends
+
+    def _actions(self) -> list:
+        return [(when, action) for _label, when, action in self.pending_actions]
+
+    def _after(self, phase: PhaseResult, outcome, flags, *, armed) -> bool:
+        """Count the warehouse's actions done during a run, and choose the next kill point.
+        Returns whether the warehouse changed something the run may not have seen."""
+        for (label, _when, _action), flag in zip(self.pending_actions, flags, strict=True):
+            if flag == DID:
+                self.scenario.count(label)
+        self.pending_actions = [
+            item for item, flag in zip(self.pending_actions, flags, strict=True) if not flag
+        ]
+        if outcome.killed:
+            self.kills_to_do -= 1
+            self.kill_at = (
+                self._kill_point(phase, within=outcome.boundaries) if self.kills_to_do else None
+            )
+        elif armed is not None:
+            # The run ended before the chosen point: choose again within what it crossed.
+            self.kill_at = self.kill_rng.randint(1, max(1, outcome.boundaries))
+        return DID in flags
+
+    def _targeted(self, phase: PhaseResult, *, faulty: bool) -> None:
+        """The targeted task once every waiting object is due (the debounce has passed), by a
+        forked worker, under the same faults and kills as the scheduled runs. A killed one is
+        not delivered again: its redelivery would find the integration held by the dead run."""
+        self.clock.advance_to(self.events.due_at() or self.clock.now())
+        armed = self.kill_at if faulty else None
+        _run, outcome, flags = self.run_task(
+            celery_app.tasks[TARGETED_TASK],
+            args=(self.world.integration.pk,),
+            kwargs={},
+            faults=faulty,
+            kill_at=armed,
+            meanwhile=self._actions(),
+        )
+        self._after(phase, outcome, flags, armed=armed)
+        phase.targeted_runs += 1
+        self.events.targeted_runs += 1
 
     def _kill_point(self, phase: PhaseResult, *, within: int | None = None) -> int:
         """A boundary of the next run to die at. A run of a phase crosses about six boundaries
@@ -379,53 +472,104 @@ def run_scenario(options: Options, *, faults: bool, label: str) -> RunResult:
     clock = SharedClock(options.prepared_at)
     tally = Tally(CHANNELS, store=_shared_store(len(CHANNELS) * len(Tally.KINDS)))
     injector, transports, wrap = _transport(options.plan, tally, options.seed)
-    with run_database(label), environment(clock=clock, wrap=wrap):
-        current = world()
-        worker = ForkedWorker(transport=transports[0], injector=injector)
-        scenario = Scenario(current, size=options.size, seed=options.seed)
-        operations = Operations(
-            world=current,
-            worker=worker,
+    with ExitStack() as stack:
+        stack.enter_context(run_database(label))
+        if options.events:
+            stack.enter_context(_shared_cache(label))
+        stack.enter_context(environment(clock=clock, wrap=wrap))
+        _run_phases(
+            options,
+            faults=faults,
+            label=label,
+            result=result,
             clock=clock,
             tally=tally,
-            options=options,
-            faults=faults,
-            result=result,
-            scenario=scenario,
+            worker=ForkedWorker(transport=transports[0], injector=injector),
         )
-        kills_left = options.kills if faults else 0
-        try:
-            for index, (name, play) in enumerate(PHASES):
-                meanwhile = play(scenario) or []
-                phase = PhaseResult(name=name)
-                result.phases.append(phase)
-                # The kills go to the first phases' first runs, where most work is in flight.
-                phases_left = len(PHASES) - index
-                kills = -(-kills_left // phases_left) if kills_left else 0
-                before = len(result.kills)
-                operations.converge(phase, kills=kills, meanwhile=meanwhile)
-                kills_left -= len(result.kills) - before
-                # Quiet means caught up: nothing may be missing or doubled at any phase's end,
-                # not only at the last (a later phase could mend or hide it).
-                found = state.audit(company=current.company, goods_owner=current.goods_owner)
-                phase.problems = state.problems(found)
-        finally:
-            operations.broker.close()
-        result.events = scenario.events
-        result.simulated_seconds = clock.now() - options.prepared_at
-        result.state = state.canonical_state(
-            company=current.company, goods_owner=current.goods_owner
-        )
-        result.audit = state.audit(company=current.company, goods_owner=current.goods_owner)
-        if options.keep and connection.vendor == "sqlite":
-            options.keep.mkdir(parents=True, exist_ok=True)
-            copy = options.keep / f"{label}.sqlite3"
-            copy.unlink(missing_ok=True)
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM INTO %s", [str(copy)])
     result.wall_seconds = time.monotonic() - started
     result.cpu_seconds = _cpu() - cpu_started
     return result
+
+
+@contextmanager
+def _shared_cache(label: str):
+    """A file cache for the run: the event server reads the fault knobs the harness sets, and
+    the cache is the one thing Django keeps per process."""
+    with tempfile.TemporaryDirectory(prefix=f"chaos-cache-{label}-") as directory:
+        backend = "django.core.cache.backends.filebased.FileBasedCache"
+        with override_settings(CACHES={"default": {"BACKEND": backend, "LOCATION": directory}}):
+            yield
+
+
+def _run_phases(options, *, faults, label, result, clock, tally, worker) -> None:
+    """The phases of one run, in its database and sandboxes; fills `result`."""
+    current = world()
+    scenario = Scenario(current, size=options.size, seed=options.seed)
+    events = None
+    if options.events:
+        events = EventPath(
+            world=current,
+            plan=options.event_plan if faults else EventPlan(),
+            seed=options.seed,
+            phases=len(PHASES),
+        )
+    operations = Operations(
+        world=current,
+        worker=worker,
+        clock=clock,
+        tally=tally,
+        options=options,
+        faults=faults,
+        result=result,
+        scenario=scenario,
+        events=events,
+    )
+    kills_left = options.kills if faults else 0
+    try:
+        if events is not None:
+            events.start()
+        for index, (name, play) in enumerate(PHASES):
+            if events is not None:
+                events.before_play(phase_index=index)
+            meanwhile = play(scenario) or []
+            phase = PhaseResult(name=name)
+            result.phases.append(phase)
+            # The kills go to the first phases' first runs, where most work is in flight.
+            phases_left = len(PHASES) - index
+            kills = -(-kills_left // phases_left) if kills_left else 0
+            before = len(result.kills)
+            operations.converge(phase, kills=kills, meanwhile=meanwhile)
+            kills_left -= len(result.kills) - before
+            # Quiet means caught up: nothing may be missing or doubled at any phase's end,
+            # not only at the last (a later phase could mend or hide it).
+            found = state.audit(company=current.company, goods_owner=current.goods_owner)
+            phase.problems = state.problems(found)
+    finally:
+        operations.broker.close()
+        if events is not None:
+            events.stop()
+    if events is not None:
+        result.event_figures = events.figures()
+    result.written = _written()
+    result.events = scenario.events
+    result.simulated_seconds = clock.now() - options.prepared_at
+    result.state = state.canonical_state(company=current.company, goods_owner=current.goods_owner)
+    result.audit = state.audit(company=current.company, goods_owner=current.goods_owner)
+    if options.keep and connection.vendor == "sqlite":
+        options.keep.mkdir(parents=True, exist_ok=True)
+        copy = options.keep / f"{label}.sqlite3"
+        copy.unlink(missing_ok=True)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM INTO %s", [str(copy)])
+
+
+def _written() -> dict:
+    """Objects created or updated, by the trigger of the run that wrote them."""
+    written: dict[str, int] = {}
+    for run in SyncRun.objects.all():
+        totals = run.totals
+        written[run.trigger] = written.get(run.trigger, 0) + totals["created"] + totals["updated"]
+    return written
 
 
 def run_both(options: Options, *, parallel: bool) -> tuple[RunResult, RunResult]:

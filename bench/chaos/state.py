@@ -340,8 +340,19 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
 
 
 def quantity_differences(lines: list[str]) -> list[str]:
-    """The differences whose field is a quantity (or that are a whole missing/extra object)."""
-    return [line for line in lines if QUANTITY_WORDS.search(line.split(":")[0].rsplit("/", 1)[-1])]
+    """The differences whose field is a quantity, or a quantity booked by receipt documents, or
+    that are a whole missing, extra or doubled object (a different count of anything)."""
+    found = []
+    for line in lines:
+        path, _colon, rest = line.partition(": ")
+        if (
+            QUANTITY_WORDS.search(path.rsplit("/", 1)[-1])
+            or "/booked/" in path
+            or rest.startswith(("missing", "unexpected"))
+            or re.fullmatch(r"\d+ expected, \d+ found", rest)
+        ):
+            found.append(line)
+    return found
 
 
 def _short(value: Any) -> str:

@@ -4,32 +4,14 @@ to both sandboxes failing and two workers SIGKILLed mid-run, ends in the same st
 duplicated and nothing lost. Deterministic: the seed fixes the business, the faults and the kill
 points."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from bench.chaos.faults import FAULT_KINDS, faulted
+from tests.bench.chaos.command import run_harness
 
-ROOT = Path(__file__).resolve().parents[3]
 SMALL = ["--orders", "40", "--articles", "15", "--purchase-orders", "5", "--kills", "2"]
 
 
 def test_a_faulty_run_with_killed_workers_converges_to_the_clean_run(tmp_path):
-    figures_file = tmp_path / "chaos.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.chaos", *SMALL, "--seed", "3", "--json", str(figures_file)],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    figures = json.loads(figures_file.read_text())
+    figures = run_harness([*SMALL, "--seed", "3"], tmp_path=tmp_path, tag="chaos")
     clean, faulty = figures["clean"], figures["faulty"]
     assert figures["proved"] is True
     assert figures["same_events"] is True
