@@ -12,8 +12,10 @@ run: install migrate demo
 	$(BIN)/honcho start -f Procfile.dev
 
 # pytest exits 5 when it collected no test: an empty selection must fail loudly, not pass.
+# The suite runs on TEST_WORKERS processes (pytest-xdist; TEST_WORKERS=0 runs it in one process).
+TEST_WORKERS ?= 2
 test: install
-	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 # The chaos-convergence proof (RELIABILITY.md section 1): 1,000 orders, 300 articles, 50 purchase

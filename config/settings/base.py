@@ -2,6 +2,7 @@
 environment (see .env.example)."""
 
 from datetime import timedelta
+from os import cpu_count
 from pathlib import Path
 
 import environ
@@ -265,6 +266,10 @@ FORTNOX_SCOPES = env.list(
 )
 # Access tokens are refreshed this long before they expire, so no request carries a dying token.
 FORTNOX_REFRESH_MARGIN_SECONDS = env.int("FORTNOX_REFRESH_MARGIN_SECONDS", default=300)
+# A worker waits at most this long for another worker's refresh of the same connection (which
+# takes well under a second, unless Fortnox's answer never comes: then it would hold every waiter
+# for the whole read timeout). 0 waits forever.
+FORTNOX_REFRESH_LOCK_WAIT_SECONDS = env.float("FORTNOX_REFRESH_LOCK_WAIT_SECONDS", default=10.0)
 # An unused refresh token dies after 31 days (some sources say 45); idle connections are
 # refreshed once this many days have passed, long before that.
 FORTNOX_REFRESH_TOKEN_LIFETIME_DAYS = env.int("FORTNOX_REFRESH_TOKEN_LIFETIME_DAYS", default=31)
@@ -274,6 +279,18 @@ FORTNOX_THROTTLE_REQUESTS = env.int("FORTNOX_THROTTLE_REQUESTS", default=24)
 FORTNOX_THROTTLE_WINDOW_SECONDS = env.float("FORTNOX_THROTTLE_WINDOW_SECONDS", default=5.0)
 # How often one request is retried after 429 before the run gives up on it.
 FORTNOX_RATE_LIMIT_RETRIES = env.int("FORTNOX_RATE_LIMIT_RETRIES", default=5)
+# The most seconds one run spends waiting on Fortnox's 429 answers (Retry-After or backoff), all
+# requests together: past it the run stops with a recorded failure and the next run continues,
+# instead of sleeping in a worker that other companies' runs are waiting for.
+FORTNOX_RATE_LIMIT_WAIT_SECONDS = env.float("FORTNOX_RATE_LIMIT_WAIT_SECONDS", default=30)
+# (connect, read) seconds for every Fortnox call; the read timeout counts from the last byte.
+FORTNOX_TIMEOUT = (
+    env.float("FORTNOX_CONNECT_TIMEOUT", default=5),
+    env.float("FORTNOX_READ_TIMEOUT", default=30),
+)
+# The most seconds one whole Fortnox exchange may take (connect, send, wait, read the whole
+# answer), however slowly the server trickles it; then the run stops and the next one continues.
+FORTNOX_REQUEST_DEADLINE_SECONDS = env.float("FORTNOX_REQUEST_DEADLINE_SECONDS", default=60)
 
 # Server-error e-mails to ADMINS hide secret-looking POST fields, GET parameters and variables
 # even in views not marked sensitive (config/errors.py).
@@ -314,14 +331,29 @@ ONGOING_TIMEOUT = (
     env.float("ONGOING_CONNECT_TIMEOUT", default=5),
     env.float("ONGOING_READ_TIMEOUT", default=30),
 )
+# The most seconds one whole Ongoing exchange may take, as FORTNOX_REQUEST_DEADLINE_SECONDS.
+ONGOING_REQUEST_DEADLINE_SECONDS = env.float("ONGOING_REQUEST_DEADLINE_SECONDS", default=60)
 # Ongoing handles one goods owner's calls one at a time and asks integrators not to parallelise:
 # every call takes a per-goods-owner lock shared by all workers. It waits at most LOCK_WAIT seconds
 # for it, and a lock is dropped after LOCK_TIMEOUT seconds even if its worker died holding it.
 ONGOING_LOCK_WAIT = env.float("ONGOING_LOCK_WAIT", default=60)
-ONGOING_LOCK_TIMEOUT = env.float("ONGOING_LOCK_TIMEOUT", default=ONGOING_TIMEOUT[1] + 30)
+ONGOING_LOCK_TIMEOUT = env.float(
+    "ONGOING_LOCK_TIMEOUT", default=max(ONGOING_TIMEOUT[1], ONGOING_REQUEST_DEADLINE_SECONDS) + 30
+)
 # Without Redis the lock is a file lock (flock) in this folder: good between the processes of one
 # machine, which is what local runs on SQLite are.
 ONGOING_LOCK_DIR = VAR_DIR / "locks"
+
+# --- Slow answers: what one machine's worker processes may spend waiting -------------------------
+# An answer of Fortnox or Ongoing slower than HTTP_SLOW_CALL_SECONDS (or a run's 429 waits past
+# that) is waited on further only while holding one of HTTP_SLOW_CALL_SLOTS slots of the machine
+# (file locks in HTTP_SLOW_CALL_DIR); without a free one the call gives way at once and its run
+# stops (the next run continues). So companies whose systems hang can never hold every worker
+# process: keep the slots below the worker's concurrency (default: cores - 1, at least 1). 0
+# seconds turns this off.
+HTTP_SLOW_CALL_SECONDS = env.float("HTTP_SLOW_CALL_SECONDS", default=5)
+HTTP_SLOW_CALL_SLOTS = env.int("HTTP_SLOW_CALL_SLOTS", default=max(1, (cpu_count() or 2) - 1))
+HTTP_SLOW_CALL_DIR = Path(env("HTTP_SLOW_CALL_DIR", default="") or VAR_DIR / "locks")
 # maxXToGet for id-cursor paging; Ongoing returns everything without a limit, which can time out.
 ONGOING_PAGE_SIZE = env.int("ONGOING_PAGE_SIZE", default=100)
 

@@ -28,6 +28,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from config.admin import SUPPORT_GROUP, support_group_sync
+from config.celery import app
 from fortnox import oauth
 from fortnox.models import FortnoxConnection
 from fortnox.sandbox.models import SandboxRefreshToken
@@ -200,6 +201,9 @@ def test_no_secret_is_ever_shown(
     django_capture_on_commit_callbacks,
 ):
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # The Celery app may have read its configuration already (another test in this process sent
+    # a task): the setting alone would not reach it.
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
     settings.ADMINS = [("Support", "support@example.com")]
     settings.DEBUG = False
     scenario = Scenario(Client(raise_request_exception=False))
