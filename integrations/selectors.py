@@ -9,7 +9,15 @@ from fortnox.models import FortnoxConnection
 from ongoing.models import OngoingConnection
 from tenants.models import Tenant
 
-from .models import Integration, IntegrationEvent, RecordLink, Supplier, SyncFailure, SyncRun
+from .models import (
+    Integration,
+    IntegrationEvent,
+    ProcessSetting,
+    RecordLink,
+    Supplier,
+    SyncFailure,
+    SyncRun,
+)
 from .processes import registry as default_registry
 from .registry import Process, Registry
 
@@ -26,11 +34,16 @@ def integration_for_tenant(*, tenant: Tenant) -> Integration:
 
 
 def process_states(
-    *, integration: Integration, registry: Registry = default_registry
+    *,
+    integration: Integration,
+    registry: Registry = default_registry,
+    stored: dict[str, ProcessSetting] | None = None,
 ) -> list[ProcessState]:
     """The offered processes in run order, each with its stored switch and options (defaults where
-    nothing is stored yet, e.g. a process added after the integration was created)."""
-    stored = {setting.process: setting for setting in integration.process_settings.all()}
+    nothing is stored yet, e.g. a process added after the integration was created). `stored`: the
+    settings by process key when the caller has read them already (a sync run does)."""
+    if stored is None:
+        stored = {setting.process: setting for setting in integration.process_settings.all()}
     states = []
     for process in registry.offered():
         setting = stored.get(process.key)
@@ -79,9 +92,17 @@ class LinkLookup:
     costs queries for the objects it handles, not for the company's whole history."""
 
     def __init__(self, *, integration: Integration, object_type: str, by: str = "fortnox_key"):
-        self._links = RecordLink.objects.filter(integration=integration, object_type=object_type)
+        self._integration = integration
+        self._object_type = object_type
         self._by = by
         self._seen: dict[str, RecordLink | None] = {}
+
+    @property
+    def _links(self) -> QuerySet[RecordLink]:
+        # Built when a link is looked up, not with the lookup: a quiet run looks none up.
+        return RecordLink.objects.filter(
+            integration=self._integration, object_type=self._object_type
+        )
 
     # Keys per query when a run reads the links of a whole list at once.
     LOAD_BATCH = 500

@@ -16,6 +16,12 @@ def integration_sync(integration_id: int, trigger: str = "beat") -> int | None:
     return run.pk if run else None
 
 
+@shared_task(name="integrations.tasks.integration_syncs_fan_out", ignore_result=True)
+def integration_syncs_fan_out(integration_ids: list[int], trigger: str = "beat") -> int:
+    scheduler.syncs_publish(integration_ids=integration_ids, trigger=trigger)
+    return len(integration_ids)
+
+
 @shared_task(
     name="integrations.tasks.reactivation_email_send",
     ignore_result=True,

@@ -184,6 +184,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connections before and after every task unless this
+# is set, and then only every this many tasks; config/celery.py drops a broken or old
+# (CONN_MAX_AGE) connection at each task's start and end instead, as Django does per request.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "integrations-tick": {
@@ -217,6 +221,9 @@ SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=3
 SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=90)
 # How many due integrations one tick claims; the rest wait for the next minute's tick.
 SYNC_TICK_BATCH_SIZE = env.int("SYNC_TICK_BATCH_SIZE", default=20000)
+# A tick that claims more integrations than this sends one fan-out message per this many, and a
+# worker queues their syncs, so the tick sends a few messages instead of thousands.
+SYNC_FANOUT_BATCH_SIZE = env.int("SYNC_FANOUT_BATCH_SIZE", default=500)
 # How long the e-mailed reactivation link works (it works once).
 REACTIVATION_LINK_MAX_AGE_DAYS = env.int("REACTIVATION_LINK_MAX_AGE_DAYS", default=7)
 

@@ -1,18 +1,26 @@
 """The sync engine: one run of one integration, its processes in registry order."""
 
+import json
 import logging
 import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from integrations.errors import failure_details, failure_kind_of
 from integrations.metering import metering
-from integrations.models import Integration, SyncCursor, SyncFailure, SyncRun
+from integrations.models import (
+    Integration,
+    ProcessSetting,
+    SyncCursor,
+    SyncFailure,
+    SyncRun,
+)
 from integrations.processes import registry as default_registry
 from integrations.registry import Process, Registry
 from integrations.selectors import process_enabled, process_states
@@ -65,28 +73,96 @@ class RunProgress:
 
 @dataclass
 class RunMemory:
-    """What a run reads once for all its processes: the enabled processes, the cursors, and which
-    (process, object type) pairs have open failures, so that a healthy run asks nothing about
-    failures."""
+    """What a run reads once for all its processes, in one query: the process settings, the
+    cursors, and which (process, object type) pairs have open failures, so that a healthy run asks
+    nothing about failures. The cursors the processes move are written once, when the run ends."""
 
-    enabled: frozenset[str]
+    settings: dict[str, ProcessSetting]
     cursors: dict[str, str]
     failing: set[tuple[str, str]]
+    cursor_ids: dict[str, int] = field(default_factory=dict)
+    enabled: frozenset[str] = frozenset()
+    moved: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, integration: Integration, *, enabled: frozenset[str]) -> "RunMemory":
-        return cls(
-            enabled=enabled,
-            cursors=dict(
-                SyncCursor.objects.filter(integration=integration).values_list("process", "value")
-            ),
-            failing=set(
-                SyncFailure.objects.filter(integration=integration, resolved_at__isnull=True)
-                .order_by()
-                .values_list("process", "object_type")
-                .distinct()
-            ),
-        )
+    def load(cls, integration: Integration) -> "RunMemory":
+        memory = cls(settings={}, cursors={}, failing=set())
+        # Raw SQL: this runs on every sync, and the three small reads as one UNION are one round
+        # trip instead of three, without compiling three ORM queries each time.
+        tables = {
+            model.__name__: connection.ops.quote_name(model._meta.db_table)
+            for model in (ProcessSetting, SyncCursor, SyncFailure)
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 's', process, CASE WHEN enabled THEN 'on' ELSE '' END, "  # noqa: S608
+                f"CAST(options AS TEXT) FROM {tables['ProcessSetting']} WHERE integration_id = %s "
+                f"UNION ALL SELECT 'c', process, value, CAST(id AS TEXT) "
+                f"FROM {tables['SyncCursor']} WHERE integration_id = %s "
+                f"UNION ALL SELECT DISTINCT 'f', process, object_type, '' "
+                f"FROM {tables['SyncFailure']} WHERE integration_id = %s AND resolved_at IS NULL",
+                [integration.pk] * 3,
+            )
+            rows = cursor.fetchall()
+        for kind, process, value, extra in rows:
+            if kind == "s":
+                memory.settings[process] = ProcessSetting(
+                    integration=integration,
+                    process=process,
+                    enabled=bool(value),
+                    options=json.loads(extra) if extra else {},
+                )
+            elif kind == "c":
+                memory.cursors[process] = value
+                memory.cursor_ids[process] = int(extra)
+            else:
+                memory.failing.add((process, value))
+        return memory
+
+    def cursor_moved(self, process: str, value: str) -> None:
+        self.cursors[process] = value
+        self.moved[process] = value
+
+    def cursors_save(self, integration: Integration) -> None:
+        """Write the cursors the run moved: one UPDATE for those that existed when it started, an
+        upsert for a first run's. Late is safe: a cursor not written (the worker died) only makes
+        the next run read the same window again. A cursor deleted meanwhile (a resync) stays
+        deleted."""
+        now = timezone.now()
+        existing = {
+            self.cursor_ids[process]: value
+            for process, value in self.moved.items()
+            if process in self.cursor_ids
+        }
+        if existing:
+            # Raw SQL for the same reason as the read: every run that listed anything moves its
+            # cursors, and the ORM's CASE … WHEN took longer to build than to run.
+            table = connection.ops.quote_name(SyncCursor._meta.db_table)
+            whens = " ".join(["WHEN %s THEN %s"] * len(existing))
+            marks = ", ".join(["%s"] * len(existing))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET value = CASE id {whens} END, "  # noqa: S608 - no input
+                    f"updated_at = %s WHERE id IN ({marks})",
+                    [
+                        *(item for pair in existing.items() for item in pair),
+                        connection.ops.adapt_datetimefield_value(now),
+                        *existing,
+                    ],
+                )
+        new = [
+            SyncCursor(integration=integration, process=process, value=value, updated_at=now)
+            for process, value in self.moved.items()
+            if process not in self.cursor_ids
+        ]
+        if new:
+            SyncCursor.objects.bulk_create(
+                new,
+                update_conflicts=True,
+                unique_fields=["integration", "process"],
+                update_fields=["value", "updated_at"],
+            )
+        self.moved.clear()
 
 
 @dataclass
@@ -174,8 +250,12 @@ class ProcessContext:
         )
 
     def save_cursor(self, value: str) -> None:
-        """Call only after the page the cursor covers has been committed. One UPDATE once the
-        cursor exists; the first save is an upsert."""
+        """Call only after the page the cursor covers has been committed. Within a run the cursor
+        is kept in the run's memory and written when the run ends (RunMemory.cursors_save); one
+        UPDATE once the cursor exists, an upsert the first time, when there is no run memory."""
+        if self.memory is not None:
+            self.memory.cursor_moved(self.process.key, value)
+            return
         moved = SyncCursor.objects.filter(
             integration=self.integration, process=self.process.key
         ).update(value=value, updated_at=timezone.now())
@@ -186,8 +266,6 @@ class ProcessContext:
                 unique_fields=["integration", "process"],
                 update_fields=["value", "updated_at"],
             )
-        if self.memory is not None:
-            self.memory.cursors[self.process.key] = value
 
 
 def _record_crash(context: ProcessContext, error: Exception) -> str:
@@ -209,19 +287,27 @@ def _record_crash(context: ProcessContext, error: Exception) -> str:
 
 
 def sync_run_start(*, integration_id: int, trigger: str) -> SyncRun | None:
-    """Open a run, or None when the integration is not active or already has one running."""
+    """Open a run, or None when the integration is not active or already has one running.
+
+    One SELECT and one INSERT, each its own transaction: the one-running-run constraint keeps two
+    runs apart, so the integration's row is not locked (that cost BEGIN, SELECT … FOR UPDATE and
+    COMMIT on every run), and a pause committed a moment later finds this run going just as it
+    would have found it a moment after the lock."""
+    # The company and both connections come along: the run's clients are made from them.
+    integration = (
+        Integration.objects.select_related(
+            "tenant__fortnox_connection", "tenant__ongoing_connection"
+        )
+        .filter(pk=integration_id)
+        .first()
+    )
+    if integration is None or integration.status != Integration.Status.ACTIVE:
+        logger.info("sync %s: not active, nothing to run", integration_id)
+        return None
     try:
-        with transaction.atomic():
-            # The company and both connections come along: the run's clients are made from them.
-            integration = (
-                Integration.objects.select_for_update(of=("self",))
-                .select_related("tenant__fortnox_connection", "tenant__ongoing_connection")
-                .filter(pk=integration_id)
-                .first()
-            )
-            if integration is None or integration.status != Integration.Status.ACTIVE:
-                logger.info("sync %s: not active, nothing to run", integration_id)
-                return None
+        # Called inside a transaction (a test, a caller's atomic block), the INSERT takes a
+        # savepoint so that its IntegrityError does not spoil the caller's transaction.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             return SyncRun.objects.create(integration=integration, trigger=trigger)
     except IntegrityError:
         # one_running_run_per_integration: a run is going (asking first would cost a query on
@@ -278,16 +364,18 @@ def integration_sync(
     progress = RunProgress(run, counts)
     errors: list[str] = []
     with metering() as requests:
+        memory = None
         try:
+            memory = RunMemory.load(integration)
             states = [
                 state
-                for state in process_states(integration=integration, registry=registry)
+                for state in process_states(
+                    integration=integration, registry=registry, stored=memory.settings
+                )
                 if state.enabled
             ]
             refused = registry.validate_selection({state.process.key: True for state in states})
-            memory = RunMemory.load(
-                integration, enabled=frozenset(state.process.key for state in states)
-            )
+            memory.enabled = frozenset(state.process.key for state in states)
             if objects is not None:
                 states = [
                     state
@@ -337,13 +425,17 @@ def integration_sync(
             errors.append(f"run: {error.__class__.__name__}: {error}")
             raise
         finally:
-            sync_run_finish(
-                run=run,
-                counts=counts,
-                requests=requests,
-                process_failed=bool(errors),
-                error="\n".join(errors),
-            )
+            try:
+                if memory is not None:
+                    memory.cursors_save(integration)
+            finally:
+                sync_run_finish(
+                    run=run,
+                    counts=counts,
+                    requests=requests,
+                    process_failed=bool(errors),
+                    error="\n".join(errors),
+                )
     failures_email_queue(run=run)
     logger.info(
         "sync %s: run %s %s in %.1fs",

@@ -65,3 +65,11 @@ def sync_order_1042(context):
 def slow(context):
     calls.append(context.process.key)
     time.sleep(0.3)
+
+
+def use_cursor_during_a_resync(context):
+    """Moves its cursor, then support resyncs the integration while the run still goes."""
+    from integrations.models import SyncCursor
+
+    use_cursor(context)
+    SyncCursor.objects.filter(integration=context.integration).delete()

@@ -166,3 +166,51 @@ def test_a_tick_sends_every_claimed_sync_to_the_broker_once(django_capture_on_co
 
     assert sorted(args[0] for args, _kwargs, _embed in published) == sorted(i.pk for i in due)
     assert {args[1] for args, _kwargs, _embed in published} == {SyncRun.Trigger.BEAT}
+
+
+@pytest.mark.django_db
+def test_a_large_tick_sends_fan_out_messages_that_enqueue_each_integration_once(
+    sent, settings, django_capture_on_commit_callbacks
+):
+    """More due integrations than SYNC_FANOUT_BATCH_SIZE: the tick sends one fan-out message per
+    batch of ids, and the fan-out tasks (on a worker) send one sync per integration."""
+    from integrations.tasks import integration_syncs_fan_out
+
+    settings.SYNC_FANOUT_BATCH_SIZE = 3
+    now = timezone.now()
+    due = IntegrationFactory.create_batch(7, next_run_at=now - timedelta(minutes=1))
+
+    with (
+        mock.patch.object(integration_syncs_fan_out, "apply_async") as fanned,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        scheduler.integrations_tick(now=now)
+
+    batches = [call.args[0] for call in fanned.call_args_list]
+    assert [len(ids) for ids, _trigger in batches] == [3, 3, 1]
+    assert not sent.called
+    for ids, trigger in batches:
+        integration_syncs_fan_out.apply(args=(ids, trigger))
+    enqueued = [integration_id for integration_id, _trigger in sent_syncs(sent)]
+    assert sorted(enqueued) == sorted(i.pk for i in due)
+    assert {trigger for _id, trigger in sent_syncs(sent)} == {SyncRun.Trigger.BEAT}
+
+
+@pytest.mark.django_db
+def test_a_tick_up_to_the_fan_out_batch_sends_the_syncs_itself(
+    sent, settings, django_capture_on_commit_callbacks
+):
+    from integrations.tasks import integration_syncs_fan_out
+
+    settings.SYNC_FANOUT_BATCH_SIZE = 3
+    now = timezone.now()
+    due = IntegrationFactory.create_batch(3, next_run_at=now - timedelta(minutes=1))
+
+    with (
+        mock.patch.object(integration_syncs_fan_out, "apply_async") as fanned,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        scheduler.integrations_tick(now=now)
+
+    assert not fanned.called
+    assert sorted(i for i, _trigger in sent_syncs(sent)) == sorted(i.pk for i in due)
