@@ -23,3 +23,37 @@ def test_fanout_runs_and_prints_its_table():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "integrations due at once" in result.stdout
     assert "| 30 " in result.stdout
+
+
+def run_bench(*arguments: str) -> subprocess.CompletedProcess:
+    """A benchmark on SQLite and a folder as the broker, whatever the environment says."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
+    }
+    return subprocess.run(
+        [sys.executable, *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_workers_syncs_every_due_integration_on_a_real_worker():
+    result = run_bench("bench/workers.py", "--tenants", "12")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "succeeded 12 " in result.stdout
+    assert "worker CPU per sync" in result.stdout
+
+
+def test_memory_reports_the_workers_resident_memory():
+    result = run_bench("bench/memory.py", "--syncs", "12")
+
+    # A run this small may grow more than the target allows (exit 1 then): only the figures count.
+    assert "resident memory after 12 syncs" in result.stdout, result.stderr[-3000:]
+    assert "growth" in result.stdout
