@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from fortnox.models import FortnoxConnection
 
@@ -137,6 +139,31 @@ def _chart(start: datetime, per_hour: dict) -> list[Bar]:
     return bars
 
 
+def chart_svg(bars: list[Bar]) -> SafeString:
+    """The chart's bars as SVG elements, drawn here rather than in the template: the template
+    engine writes numbers in the page's language (0,534 in Swedish), which SVG does not read, and
+    169 bars of template tags were a measurable part of the page's time."""
+    return format_html_join(
+        "\n",
+        "<g><title>{}: {} runs, {} failing objects</title>"
+        '<rect class="runs" x="{}" y="{}" width="{}" height="{}"/>'
+        '<rect class="failures" x="{}" y="{}" width="{}" height="{}"/></g>',
+        (
+            (
+                bar.label,
+                bar.runs,
+                bar.failures,
+                *(f"{value:g}" for value in (bar.x, bar.runs_y, bar.width, bar.runs_height)),
+                *(
+                    f"{value:g}"
+                    for value in (bar.x, bar.failures_y, bar.width, bar.failures_height)
+                ),
+            )
+            for bar in bars
+        ),
+    )
+
+
 def dashboard(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     day_ago = now - timedelta(days=1)
@@ -149,6 +176,7 @@ def dashboard(*, now: datetime | None = None) -> dict:
     )
     open_failures = SyncFailure.objects.filter(resolved_at__isnull=True)
     expiry_line = now - timedelta(days=settings.FORTNOX_REFRESH_TOKEN_LIFETIME_DAYS)
+    bars = _chart(chart_start, per_hour)
     return {
         "active": by_status.get(Integration.Status.ACTIVE, 0),
         "paused": by_status.get(Integration.Status.PAUSED, 0),
@@ -171,7 +199,8 @@ def dashboard(*, now: datetime | None = None) -> dict:
             .annotate(n=Count("id"))
             .order_by("-n", "message")[:TOP_MESSAGES]
         ),
-        "chart": _chart(chart_start, per_hour),
+        "chart": bars,
+        "chart_svg": chart_svg(bars),
         "chart_days": CHART_DAYS,
         "events": _realtime(now),
     }

@@ -1,6 +1,7 @@
 """The support dashboard on the admin index: its figures against a known set of companies, and its
 cost."""
 
+import re
 from datetime import UTC, timedelta
 
 import pytest
@@ -149,3 +150,18 @@ def test_a_week_of_runs_costs_the_dashboard_no_more_queries_than_a_few(staff_cli
 
     assert len(many.captured_queries) == len(few.captured_queries)
     assert page.context["dashboard"]["failed_runs_24h"] == 1 + 23
+
+
+def test_the_chart_s_numbers_are_svg_numbers_in_swedish_too(staff_client, world):
+    """SVG attributes take a decimal point whatever the language: the Swedish admin (the default
+    language) must not write 0,534 into a width."""
+    page = staff_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="sv")
+
+    content = page.content.decode()
+    assert 'lang="sv"' in content
+    numbers = re.findall(
+        r'<rect class="\w+" x="([^"]*)" y="([^"]*)" width="([^"]*)" height="([^"]*)"', content
+    )
+    assert len(numbers) == 2 * (7 * 24 + 1)
+    assert {value for rect in numbers for value in rect if "," in value} == set()
+    assert any("." in value for rect in numbers for value in rect)
