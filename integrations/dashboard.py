@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from fortnox.models import FortnoxConnection
 
@@ -142,25 +142,16 @@ def _chart(start: datetime, per_hour: dict) -> list[Bar]:
 def chart_svg(bars: list[Bar]) -> SafeString:
     """The chart's bars as SVG elements, drawn here rather than in the template: the template
     engine writes numbers in the page's language (0,534 in Swedish), which SVG does not read, and
-    169 bars of template tags were a measurable part of the page's time."""
-    return format_html_join(
-        "\n",
-        "<g><title>{}: {} runs, {} failing objects</title>"
-        '<rect class="runs" x="{}" y="{}" width="{}" height="{}"/>'
-        '<rect class="failures" x="{}" y="{}" width="{}" height="{}"/></g>',
-        (
-            (
-                bar.label,
-                bar.runs,
-                bar.failures,
-                *(f"{value:g}" for value in (bar.x, bar.runs_y, bar.width, bar.runs_height)),
-                *(
-                    f"{value:g}"
-                    for value in (bar.x, bar.failures_y, bar.width, bar.failures_height)
-                ),
-            )
+    169 bars of template tags (or of format_html's escaping of every number) were a measurable
+    part of the page's time. Only the label is text; the rest are numbers formatted here."""
+    return mark_safe(  # noqa: S308 - numbers, and the label escaped
+        "\n".join(
+            f"<g><title>{escape(bar.label)}: {bar.runs:d} runs, {bar.failures:d} failing objects"
+            f'</title><rect class="runs" x="{bar.x:g}" y="{bar.runs_y:g}" width="{bar.width:g}"'
+            f' height="{bar.runs_height:g}"/><rect class="failures" x="{bar.x:g}"'
+            f' y="{bar.failures_y:g}" width="{bar.width:g}" height="{bar.failures_height:g}"/></g>'
             for bar in bars
-        ),
+        )
     )
 
 
