@@ -165,3 +165,23 @@ def test_the_chart_s_numbers_are_svg_numbers_in_swedish_too(staff_client, world)
     assert len(numbers) == 2 * (7 * 24 + 1)
     assert {value for rect in numbers for value in rect if "," in value} == set()
     assert any("." in value for rect in numbers for value in rect)
+
+
+def test_the_admin_index_builds_its_app_list_once(staff_client, monkeypatch):
+    """The index shows the app list and the page's context holds it for the sidebar: one build."""
+    from django.contrib.admin import AdminSite
+
+    built = []
+    build = AdminSite._build_app_dict
+
+    def counting(site, request, label=None):
+        built.append(label)
+        return build(site, request, label)
+
+    monkeypatch.setattr(AdminSite, "_build_app_dict", counting)
+
+    page = staff_client.get(reverse("admin:index"))
+
+    assert page.status_code == 200
+    assert "Integrations" in page.content.decode()
+    assert built == [None]
