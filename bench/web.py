@@ -70,7 +70,10 @@ def started_at_as_given():
 def fill_runs(integration_ids: list[int], *, per_integration: int) -> None:
     """`per_integration` finished runs each, 15 minutes apart back from now: 1 % failed, 3 %
     partial; every twentieth integration has an open failure from its last run. On PostgreSQL the
-    runs are made by the database (generate_series): a million rows take seconds, not minutes."""
+    runs are made by the database (generate_series): a million rows take seconds, not minutes.
+    They are written oldest first, as a live system writes them: an hour's runs sit together in
+    the table, not scattered over all of it (which made counting the current hour three times
+    slower)."""
     from django.db import connection
     from django.utils import timezone
 
@@ -94,8 +97,8 @@ def fill_runs(integration_ids: list[int], *, per_integration: int) -> None:
                         ongoing_requests=1,
                         error=ERROR if _status(n, k) == SyncRun.Status.FAILED else "",
                     )
+                    for k in reversed(range(per_integration))
                     for n, integration_id in enumerate(integration_ids)
-                    for k in range(per_integration)
                 ),
                 batch_size=5000,
             )
@@ -155,6 +158,7 @@ def _fill_runs_in_postgresql(integration_ids: list[int], *, per_integration: int
                     %(now)s - interval '15 minutes' * (k + 1)
                         + make_interval(secs => (i.position - 1) %% 900) AS started
                 ) AS s
+            ORDER BY s.started
             """,
             {
                 "ids": integration_ids,
