@@ -210,15 +210,19 @@ def signed_in() -> dict:
 
 
 def query_counts(clients: dict) -> dict[str, int]:
+    """Each page's queries as it counts them, the dashboard's cache off."""
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     counts = {}
     for page, (path, who) in PAGES.items():
         clients[who].get(
             path, HTTP_ACCEPT_LANGUAGE=LANGUAGE
         )  # the first view may store what it will not count again
-        with CaptureQueriesContext(connection) as queries:
+        with (
+            override_settings(ADMIN_DASHBOARD_CACHE_SECONDS=0),
+            CaptureQueriesContext(connection) as queries,
+        ):
             response = clients[who].get(path, HTTP_ACCEPT_LANGUAGE=LANGUAGE)
         if response.status_code != 200:
             raise RuntimeError(f"{page}: {path} answered {response.status_code}")
@@ -233,8 +237,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(folder: str):
-    """The app as the Dockerfile serves it (3 sync workers), on the benchmark's database."""
+def gunicorn(folder: str, *, dashboard_cache: int):
+    """The app as the Dockerfile serves it (3 sync workers), on the benchmark's database, the
+    dashboard's figures kept `dashboard_cache` seconds (0: counted on every view)."""
+    from django.core.cache import cache
+
+    from integrations.dashboard import CACHE_KEY
+
+    cache.delete(CACHE_KEY)
     port = free_port()
     log = open(Path(folder, "gunicorn.log"), "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -257,6 +267,7 @@ def gunicorn(folder: str):
             **os.environ,
             "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "ADMIN_DASHBOARD_CACHE_SECONDS": str(dashboard_cache),
         },
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -346,7 +357,7 @@ def latency(server, path: str, cookie: str, *, seconds: int, connections: int, f
     }
 
 
-def measure(clients: dict, *, seconds: int, connections: int) -> dict:
+def measure(clients: dict, *, seconds: int, connections: int, dashboard_cache: int) -> dict:
     """Each page's queries, and unless seconds is 0 its latency under wrk."""
     from django.conf import settings
 
@@ -357,7 +368,10 @@ def measure(clients: dict, *, seconds: int, connections: int) -> dict:
     result = {"queries": query_counts(clients)}
     if not seconds:
         return result
-    with tempfile.TemporaryDirectory() as folder, gunicorn(folder) as server:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        gunicorn(folder, dashboard_cache=dashboard_cache) as server,
+    ):
         for page, (path, who) in PAGES.items():
             result[page] = latency(
                 server, path, cookies[who], seconds=seconds, connections=connections, folder=folder
@@ -373,25 +387,37 @@ def main() -> None:
         "--seconds", type=int, default=20, help="wrk's duration per page; 0: count queries only"
     )
     parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument(
+        "--dashboard-cache",
+        type=int,
+        default=30,
+        help="ADMIN_DASHBOARD_CACHE_SECONDS for gunicorn (production's default 30; 0: uncached)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     from integrations.models import SyncRun
 
     with throwaway_database(shared=True):
         sizes = {}
+        options = {
+            "seconds": args.seconds,
+            "connections": args.connections,
+            "dashboard_cache": args.dashboard_cache,
+        }
         grow(to=SMALL, start=0, runs=args.runs)
         clients = signed_in()
-        small = measure(clients, seconds=args.seconds, connections=args.connections)
+        small = measure(clients, **options)
         sizes["small"] = (SMALL, SyncRun.objects.count())
         filled = time.perf_counter()
         grow(to=args.tenants, start=SMALL, runs=args.runs)
         filled = time.perf_counter() - filled
-        large = measure(clients, seconds=args.seconds, connections=args.connections)
+        large = measure(clients, **options)
         sizes["large"] = (args.tenants, SyncRun.objects.count())
     print(
         f"small: {sizes['small'][0]:,} companies, {sizes['small'][1]:,} runs; large: "
         f"{sizes['large'][0]:,} companies, {sizes['large'][1]:,} runs (filled in {filled:.0f} s); "
-        f"wrk -t1 -c{args.connections} -d{args.seconds}s per page, gunicorn --workers 3"
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s per page, gunicorn --workers 3, "
+        f"dashboard cache {args.dashboard_cache} s (queries counted uncached)"
     )
     rows = []
     for page in PAGES:

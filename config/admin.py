@@ -23,9 +23,9 @@ class SupportAdminSite(admin.AdminSite):
         return request._support_app_list
 
     def index(self, request, extra_context=None):
-        from integrations.dashboard import dashboard
+        from integrations.dashboard import dashboard_cached
 
-        return super().index(request, {"dashboard": dashboard(), **(extra_context or {})})
+        return super().index(request, {"dashboard": dashboard_cached(), **(extra_context or {})})
 
 
 # Support staff see everything these apps hold and use the actions; they change integrations and

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -153,6 +154,21 @@ def chart_svg(bars: list[Bar]) -> SafeString:
             for bar in bars
         )
     )
+
+
+CACHE_KEY = "admin-dashboard"
+
+
+def dashboard_cached() -> dict:
+    """The figures as counted at most ADMIN_DASHBOARD_CACHE_SECONDS ago."""
+    seconds = settings.ADMIN_DASHBOARD_CACHE_SECONDS
+    if not seconds:
+        return dashboard()
+    figures = cache.get(CACHE_KEY)
+    if figures is None:
+        figures = dashboard()
+        cache.set(CACHE_KEY, figures, seconds)
+    return figures
 
 
 def dashboard(*, now: datetime | None = None) -> dict:

@@ -219,6 +219,10 @@ SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=90)
 SYNC_TICK_BATCH_SIZE = env.int("SYNC_TICK_BATCH_SIZE", default=20000)
 # How long the e-mailed reactivation link works (it works once).
 REACTIVATION_LINK_MAX_AGE_DAYS = env.int("REACTIVATION_LINK_MAX_AGE_DAYS", default=7)
+# The support dashboard's figures are kept this many seconds in the cache: with 10,000 companies
+# each view counts the current hour's and the last half hour's runs (tens of thousands of rows),
+# and uncached the page missed its 100 ms p95 (BENCHMARKS.md, section 4). 0: count on every view.
+ADMIN_DASHBOARD_CACHE_SECONDS = env.int("ADMIN_DASHBOARD_CACHE_SECONDS", default=30)
 
 # --- Near-real-time sync: Fortnox's event stream and Ongoing's webhooks -------------------------
 # `manage.py fortnox_events` holds one WebSocket for every active tenant; each event queues a

@@ -185,3 +185,33 @@ def test_the_admin_index_builds_its_app_list_once(staff_client, monkeypatch):
     assert page.status_code == 200
     assert "Integrations" in page.content.decode()
     assert built == [None]
+
+
+def test_the_dashboard_s_figures_are_kept_for_the_configured_seconds(settings, world):
+    from django.core.cache import cache
+
+    from integrations.dashboard import dashboard_cached
+
+    cache.clear()
+    settings.ADMIN_DASHBOARD_CACHE_SECONDS = 30
+    assert dashboard_cached()["runs_24h"] == 4
+    SyncRunFactory(integration=world)
+
+    with CaptureQueriesContext(connection) as queries:
+        kept = dashboard_cached()
+
+    assert kept["runs_24h"] == 4
+    assert len(queries.captured_queries) == 0
+    assert "<rect" in kept["chart_svg"]
+    cache.clear()
+    assert dashboard_cached()["runs_24h"] == 5
+
+
+def test_with_no_cache_seconds_every_view_counts(settings, world):
+    from integrations.dashboard import dashboard_cached
+
+    settings.ADMIN_DASHBOARD_CACHE_SECONDS = 0
+    assert dashboard_cached()["runs_24h"] == 4
+    SyncRunFactory(integration=world)
+
+    assert dashboard_cached()["runs_24h"] == 5
