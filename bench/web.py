@@ -9,9 +9,13 @@ measured (gunicorn + wrk). Runs come every 15 minutes per integration, the defau
 1,000,000 runs are the last 25 hours of 10,000 companies: what the dashboard's 24-hour figures
 really meet.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/wmsfortnox_perf \\
-    REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/web.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/web_web \\
+    REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/web.py
+    .venv/bin/python bench/web.py --dashboard-cache 0                  # the dashboard uncached
     .venv/bin/python bench/web.py --tenants 30 --runs 5 --seconds 2    # tiny, SQLite
+
+Latency is the wait for a core on a shared machine: BENCHMARKS.md (section 4) says how the
+measured runs were given one.
 """
 
 import argparse
