@@ -1,6 +1,7 @@
 """The benchmarks keep working: each runs in a tiny version (figures are not judged here)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_bulk_sync_runs_at_the_rate_limit_without_a_429():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| run status " in result.stdout
     assert "| succeeded " in result.stdout
-    assert "| 429 answers from Fortnox                  | 0 " in result.stdout
+    assert re.search(r"^\| 429 answers from Fortnox +\| 0 +\|", result.stdout, re.MULTILINE)
 
 
 def test_web_counts_the_same_queries_for_small_and_larger_data():
