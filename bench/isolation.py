@@ -560,7 +560,7 @@ def broker_environment(folder: str) -> dict:
         app.conf.update(broker_url=url)
         environment = {"CELERY_BROKER_URL": url}
     else:
-        from isolation_worker import filesystem_broker
+        from brokers import filesystem_broker
 
         broker_folder = str(Path(folder, "broker"))
         app.conf.update(filesystem_broker(broker_folder))
