@@ -358,6 +358,10 @@ ONGOING_LOCK_DIR = VAR_DIR / "locks"
 HTTP_SLOW_CALL_SECONDS = env.float("HTTP_SLOW_CALL_SECONDS", default=5)
 HTTP_SLOW_CALL_SLOTS = env.int("HTTP_SLOW_CALL_SLOTS", default=max(1, (cpu_count() or 2) - 1))
 HTTP_SLOW_CALL_DIR = Path(env("HTTP_SLOW_CALL_DIR", default="") or VAR_DIR / "locks")
+# A company whose last run stopped because its Fortnox or warehouse was too slow runs in the slow
+# lane: only while holding one of those slots for the whole run. With none free its run waits
+# this many seconds (its next run is moved) instead of taking the process healthy companies need.
+SLOW_LANE_RETRY_SECONDS = env.int("SLOW_LANE_RETRY_SECONDS", default=60)
 # maxXToGet for id-cursor paging; Ongoing returns everything without a limit, which can time out.
 ONGOING_PAGE_SIZE = env.int("ONGOING_PAGE_SIZE", default=100)
 
