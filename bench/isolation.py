@@ -16,7 +16,9 @@ once, in the faulty round:
 - rate-limited    Fortnox answers every call 429 with Retry-After.
 
 Rounds: a warm-up (first sync of everyone, not measured), a baseline without the bad companies,
-the faulty round, and the baseline again (the noise of the machine). For each healthy company the
+the faulty round, the faulty round again (`--faulty-rounds 2`, the default: the bad companies'
+systems are still bad, and the companies whose run stopped on a slow answer are now in the slow
+lane), and the baseline again (the noise of the machine). For each healthy company the
 delay of its run's start after it was due and the run's duration; for the bad ones how long their
 run held a worker process. Every run is one the product makes (an edit in each healthy company's
 Fortnox makes every run carry one article to the warehouse).
@@ -558,7 +560,7 @@ def broker_environment(folder: str) -> dict:
         app.conf.update(broker_url=url)
         environment = {"CELERY_BROKER_URL": url}
     else:
-        from isolation_worker import filesystem_broker
+        from brokers import filesystem_broker
 
         broker_folder = str(Path(folder, "broker"))
         app.conf.update(filesystem_broker(broker_folder))
@@ -576,6 +578,7 @@ def timeout_environment(args) -> dict:
         "soft_time_limit": ("SYNC_SOFT_TIME_LIMIT",),
         "slow_call_seconds": ("HTTP_SLOW_CALL_SECONDS",),
         "slow_call_slots": ("HTTP_SLOW_CALL_SLOTS",),
+        "slow_lane_retry": ("SLOW_LANE_RETRY_SECONDS",),
     }.items():
         value = getattr(args, option)
         if value is not None:
@@ -630,10 +633,11 @@ def rounds(args, healthy: list[dict], bad: dict[str, dict], proxy, worker, folde
         task_log=task_log,
         worker=worker,
     )
-    for name in ("baseline", "faulty", "baseline again"):
+    faulty_names = ["faulty", "faulty again"][: args.faulty_rounds]
+    for name in ("baseline", *faulty_names, "baseline again"):
         for company in healthy:
             article_edit(company, name)
-        if name == "faulty":
+        if name in faulty_names:
             for mode, company in bad.items():
                 if mode == "wms-drip":
                     proxy.warehouse_modes[company["warehouse"]] = mode
@@ -714,27 +718,38 @@ def report(figures: dict) -> str:
         )
     )
     lines.append("")
-    faulty = figures["rounds"]["faulty"]["runs"]
     bad_rows = []
-    for mode, pk in figures["bad"].items():
-        run = faulty.get(pk, {})
-        message = (run.get("failures") or [run.get("error", "")])[0]
-        bad_rows.append(
-            [
-                mode,
-                run.get("status", "-"),
-                f"{run.get('held', run.get('duration', 0)):.1f} s",
-                f"{run.get('fortnox_requests', 0)} + {run.get('ongoing_requests', 0)}",
-                message[:150],
-            ]
-        )
+    held = []
+    for name, result in figures["rounds"].items():
+        if not name.startswith("faulty"):
+            continue
+        for mode, pk in figures["bad"].items():
+            run = result["runs"].get(pk, {})
+            message = (run.get("failures") or [run.get("error", "")])[0]
+            held.append(run.get("held", 0.0))
+            bad_rows.append(
+                [
+                    f"{mode} ({name})",
+                    run.get("status", "-"),
+                    f"{run.get('held', run.get('duration', 0)):.1f} s",
+                    f"{run.get('start_delay', 0):.1f} s",
+                    f"{run.get('fortnox_requests', 0)} + {run.get('ongoing_requests', 0)}",
+                    message[:150],
+                ]
+            )
     lines.append(
         table(
-            ["bad company", "run", "held a worker", "requests (Fortnox + WMS)", "recorded failure"],
+            [
+                "bad company (round)",
+                "run",
+                "held a worker",
+                "start delay",
+                "requests (Fortnox + WMS)",
+                "recorded failure",
+            ],
             bad_rows,
         )
     )
-    held = [faulty.get(pk, {}).get("held", 0.0) for pk in figures["bad"].values()]
     lines.append("")
     lines.append(
         f"Longest a bad company's run held a worker process: {max(held):.1f} s "
@@ -759,6 +774,10 @@ def main() -> None:
         "--slow-call-seconds", type=float, help="HTTP_SLOW_CALL_SECONDS (0: no slow-call slots)"
     )
     parser.add_argument("--slow-call-slots", type=int, help="HTTP_SLOW_CALL_SLOTS")
+    parser.add_argument("--slow-lane-retry", type=int, help="SLOW_LANE_RETRY_SECONDS")
+    parser.add_argument(
+        "--faulty-rounds", type=int, choices=(1, 2), default=2, help="the faulty round, or twice"
+    )
     parser.add_argument("--json", help="write the figures to this file too")
     args = parser.parse_args()
     # A `timeout` or Ctrl-C still stops the worker and the server and drops the database.

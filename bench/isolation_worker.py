@@ -15,23 +15,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 from celery.signals import task_postrun, task_prerun, worker_ready
 
+from bench.brokers import filesystem_broker
 from config.celery import app
-
-
-def filesystem_broker(folder: str) -> dict:
-    """Celery settings for a broker that is a folder shared by the processes of one machine."""
-    for sub in ("queue", "control"):
-        Path(folder, sub).mkdir(parents=True, exist_ok=True)
-    return {
-        "broker_url": "filesystem://",
-        "broker_transport_options": {
-            "data_folder_in": f"{folder}/queue",
-            "data_folder_out": f"{folder}/queue",
-            "control_folder": f"{folder}/control",
-            "store_processed": False,
-        },
-    }
-
 
 if os.environ.get("BENCH_BROKER_DIR"):
     app.conf.update(filesystem_broker(os.environ["BENCH_BROKER_DIR"]))

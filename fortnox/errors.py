@@ -46,6 +46,7 @@ class FortnoxTimeout(FortnoxUnavailable):
     run continues where this one stopped."""
 
     stops_run = True
+    slow_system = True
 
 
 class FortnoxUnexpectedAnswer(FortnoxError):
@@ -87,6 +88,7 @@ class FortnoxKeptRateLimiting(FortnoxRateLimited):
     than sleep on in a worker other companies' runs need; the next run continues."""
 
     stops_run = True
+    slow_system = True
 
 
 class FortnoxNotFound(FortnoxError):

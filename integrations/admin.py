@@ -70,7 +70,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         "=tenant__fortnox_tenant_id",
         "problem_email",
     ]
-    readonly_fields = ["created_at", "activated_at", "timeline_link"]
+    readonly_fields = ["created_at", "activated_at", "slow_lane_since", "timeline_link"]
     inlines = [ProcessSettingInline]
     actions = ["run_now", "pause", "resume", "resync", "resend_reactivation"]
 

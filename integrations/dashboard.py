@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from fortnox.models import FortnoxConnection
 
@@ -137,6 +140,37 @@ def _chart(start: datetime, per_hour: dict) -> list[Bar]:
     return bars
 
 
+def chart_svg(bars: list[Bar]) -> SafeString:
+    """The chart's bars as SVG elements, drawn here rather than in the template: the template
+    engine writes numbers in the page's language (0,534 in Swedish), which SVG does not read.
+    Only the label is text; the rest are numbers formatted here (format_html's escaping of all
+    2,000 of them took 7.8 ms a page on the loaded benchmark machine, these f-strings 2.5 ms)."""
+    return mark_safe(  # noqa: S308 - numbers, and the label escaped
+        "\n".join(
+            f"<g><title>{escape(bar.label)}: {bar.runs:d} runs, {bar.failures:d} failing objects"
+            f'</title><rect class="runs" x="{bar.x:g}" y="{bar.runs_y:g}" width="{bar.width:g}"'
+            f' height="{bar.runs_height:g}"/><rect class="failures" x="{bar.x:g}"'
+            f' y="{bar.failures_y:g}" width="{bar.width:g}" height="{bar.failures_height:g}"/></g>'
+            for bar in bars
+        )
+    )
+
+
+CACHE_KEY = "admin-dashboard"
+
+
+def dashboard_cached() -> dict:
+    """The figures as counted at most ADMIN_DASHBOARD_CACHE_SECONDS ago."""
+    seconds = settings.ADMIN_DASHBOARD_CACHE_SECONDS
+    if not seconds:
+        return dashboard()
+    figures = cache.get(CACHE_KEY)
+    if figures is None:
+        figures = dashboard()
+        cache.set(CACHE_KEY, figures, seconds)
+    return figures
+
+
 def dashboard(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     day_ago = now - timedelta(days=1)
@@ -149,6 +183,7 @@ def dashboard(*, now: datetime | None = None) -> dict:
     )
     open_failures = SyncFailure.objects.filter(resolved_at__isnull=True)
     expiry_line = now - timedelta(days=settings.FORTNOX_REFRESH_TOKEN_LIFETIME_DAYS)
+    bars = _chart(chart_start, per_hour)
     return {
         "active": by_status.get(Integration.Status.ACTIVE, 0),
         "paused": by_status.get(Integration.Status.PAUSED, 0),
@@ -171,7 +206,8 @@ def dashboard(*, now: datetime | None = None) -> dict:
             .annotate(n=Count("id"))
             .order_by("-n", "message")[:TOP_MESSAGES]
         ),
-        "chart": _chart(chart_start, per_hour),
+        "chart": bars,
+        "chart_svg": chart_svg(bars),
         "chart_days": CHART_DAYS,
         "events": _realtime(now),
     }

@@ -6,6 +6,9 @@ class SyncError(Exception):
     failure_kind = "remote"
     # True when nothing else in the run can succeed either (e.g. Fortnox consent is gone).
     stops_run = False
+    # True when the run stopped because the other system was too slow (hung, trickled, kept
+    # rate-limiting): the company's next runs go in the slow lane (services/slow_lane.py).
+    slow_system = False
     # The HTTP request and answer behind the error, secrets masked (integrations.http
     # exchange_record), when an API answered; stored with the failure for support.
     exchange: dict | None = None

@@ -209,6 +209,37 @@ class SlowCallSlots:
                 slot.release()
 
 
+# --- The slow lane --------------------------------------------------------------------------------
+# A company whose last run stopped because its Fortnox or warehouse was too slow runs only while
+# holding one of the machine's slow-call slots, for its whole run (integrations/services/
+# slow_lane.py). Inside such a run no call needs to find a slot of its own: it may wait on a slow
+# answer up to its deadline, as a run in the slot is meant to.
+_lane = threading.local()
+
+
+def slow_lane_held() -> bool:
+    """True inside a run that holds a slow-call slot for its whole duration (this thread)."""
+    return getattr(_lane, "slot", None) is not None
+
+
+def slow_lane_enter(slots: SlowCallSlots) -> bool:
+    """Take a slot for this thread's run; False (and nothing held) when none is free."""
+    slow_lane_leave()  # a slot an earlier run of this thread failed to give back
+    slot = slots.try_acquire()
+    if slot is None:
+        return False
+    _lane.slot = slot
+    return True
+
+
+def slow_lane_leave() -> None:
+    """Give this thread's run's slot back (nothing when it holds none)."""
+    slot = getattr(_lane, "slot", None)
+    _lane.slot = None
+    if slot is not None:
+        slot.release()
+
+
 def slow_call_slots() -> SlowCallSlots | None:
     """This machine's slots, as the settings say (None when HTTP_SLOW_CALL_SECONDS is 0)."""
     from django.conf import settings
@@ -351,9 +382,9 @@ class HardenedSession(requests.Session):
         exchange = _Exchange(started + self.deadline, slots=self.slots)
         outer = getattr(_current, "exchange", None)
         _current.exchange = exchange
-        _watchdog.watch(
-            exchange, patience_at=started + self.slow_after if self.slow_after else None
-        )
+        # In the slow lane the run already holds a slot: no patience, only the deadline.
+        patient = self.slow_after and not slow_lane_held()
+        _watchdog.watch(exchange, patience_at=started + self.slow_after if patient else None)
         try:
             response = super().request(method, url, **kwargs)
             _read_capped(response, limit=self.max_response_bytes)

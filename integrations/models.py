@@ -32,6 +32,9 @@ class Integration(models.Model):
     problem_email = models.EmailField(_("e-mail for problems"), blank=True)
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Set when a run stopped because Fortnox or the warehouse was too slow: the company's runs
+    # then go only in a slow-call slot of the machine, until one runs without that stop.
+    slow_lane_since = models.DateTimeField(_("in the slow lane since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("integration")

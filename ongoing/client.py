@@ -52,6 +52,7 @@ class OngoingTimeout(OngoingUnreachable):
     next run continues where this one stopped."""
 
     stops_run = True
+    slow_system = True
 
 
 class OngoingServerError(OngoingError):

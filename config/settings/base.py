@@ -219,6 +219,10 @@ SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=90)
 SYNC_TICK_BATCH_SIZE = env.int("SYNC_TICK_BATCH_SIZE", default=20000)
 # How long the e-mailed reactivation link works (it works once).
 REACTIVATION_LINK_MAX_AGE_DAYS = env.int("REACTIVATION_LINK_MAX_AGE_DAYS", default=7)
+# The support dashboard's figures are kept this many seconds in the cache: with 10,000 companies
+# each view counts the current hour's and the last half hour's runs (tens of thousands of rows),
+# and uncached the page missed its 100 ms p95 (BENCHMARKS.md, section 4). 0: count on every view.
+ADMIN_DASHBOARD_CACHE_SECONDS = env.int("ADMIN_DASHBOARD_CACHE_SECONDS", default=30)
 
 # --- Near-real-time sync: Fortnox's event stream and Ongoing's webhooks -------------------------
 # `manage.py fortnox_events` holds one WebSocket for every active tenant; each event queues a
@@ -354,6 +358,10 @@ ONGOING_LOCK_DIR = VAR_DIR / "locks"
 HTTP_SLOW_CALL_SECONDS = env.float("HTTP_SLOW_CALL_SECONDS", default=5)
 HTTP_SLOW_CALL_SLOTS = env.int("HTTP_SLOW_CALL_SLOTS", default=max(1, (cpu_count() or 2) - 1))
 HTTP_SLOW_CALL_DIR = Path(env("HTTP_SLOW_CALL_DIR", default="") or VAR_DIR / "locks")
+# A company whose last run stopped because its Fortnox or warehouse was too slow runs in the slow
+# lane: only while holding one of those slots for the whole run. With none free its run waits
+# this many seconds (its next run is moved) instead of taking the process healthy companies need.
+SLOW_LANE_RETRY_SECONDS = env.int("SLOW_LANE_RETRY_SECONDS", default=60)
 # maxXToGet for id-cursor paging; Ongoing returns everything without a limit, which can time out.
 ONGOING_PAGE_SIZE = env.int("ONGOING_PAGE_SIZE", default=100)
 

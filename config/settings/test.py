@@ -19,6 +19,8 @@ API_KEY_FAILURES_PER_MINUTE = 0
 LANGUAGE_CODE = "en"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
 SYNC_SCHEDULE_JITTER_SECONDS = 30
+# Tests see the dashboard as counted now (one test may not be shown another's figures).
+ADMIN_DASHBOARD_CACHE_SECONDS = env.int("ADMIN_DASHBOARD_CACHE_SECONDS", default=0)
 
 # Parallel test workers (pytest-xdist) share one Redis: keep their keys apart.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

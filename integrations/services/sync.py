@@ -16,6 +16,7 @@ from integrations.models import Integration, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import registry as default_registry
 from integrations.registry import Process, Registry
 from integrations.selectors import process_enabled, process_states
+from integrations.services.slow_lane import slow_lane_admit, slow_lane_release, slow_lane_settle
 
 from .failures import sync_failure_record, sync_failures_resolve
 from .problem_emails import failures_email_queue
@@ -222,10 +223,13 @@ def sync_run_start(*, integration_id: int, trigger: str) -> SyncRun | None:
             if integration is None or integration.status != Integration.Status.ACTIVE:
                 logger.info("sync %s: not active, nothing to run", integration_id)
                 return None
+            if not slow_lane_admit(integration):
+                return None
             return SyncRun.objects.create(integration=integration, trigger=trigger)
     except IntegrityError:
         # one_running_run_per_integration: a run is going (asking first would cost a query on
         # every run to spare an exception on the rare one).
+        slow_lane_release()
         logger.info("sync %s: a run is already in progress", integration_id)
         return None
 
@@ -277,6 +281,7 @@ def integration_sync(
     counts: dict[str, dict[str, int]] = {}
     progress = RunProgress(run, counts)
     errors: list[str] = []
+    stopped_slow = False
     with metering() as requests:
         try:
             states = [
@@ -321,6 +326,7 @@ def integration_sync(
                     if isinstance(error, SoftTimeLimitExceeded) or getattr(
                         error, "stops_run", False
                     ):
+                        stopped_slow = getattr(error, "slow_system", False)
                         break
                 else:
                     # A few objects going through says nothing about the whole process.
@@ -344,6 +350,7 @@ def integration_sync(
                 process_failed=bool(errors),
                 error="\n".join(errors),
             )
+            slow_lane_settle(integration, stopped_slow=stopped_slow)
     failures_email_queue(run=run)
     logger.info(
         "sync %s: run %s %s in %.1fs",

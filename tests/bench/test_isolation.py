@@ -12,6 +12,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
+    # One faulty round: the slow lane's second one is measured by the full benchmark (and the
+    # lane itself tested in tests/ongoing/processes/test_timeouts.py).
+    "--faulty-rounds",
+    "1",
     "--tenants",
     "3",
     "--spacing",

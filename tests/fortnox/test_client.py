@@ -20,7 +20,7 @@ from fortnox.errors import (
     parse_error_body,
 )
 from integrations.errors import SyncError
-from integrations.http import USER_AGENT, ExchangeTimeout
+from integrations.http import USER_AGENT, ExchangeTimeout, slow_lane_enter, slow_lane_leave
 from integrations.metering import metering
 
 API = "https://api.fortnox.test"
@@ -617,3 +617,26 @@ def test_an_error_carries_the_exchange_for_support(client, api):
     assert exchange["status"] == 400
     assert exchange["request_body"] == {"Article": {"Description": "Ny"}}
     assert exchange["response_body"]["ErrorInformation"]["code"] == 2000588
+
+
+def test_in_the_slow_lane_a_long_429_wait_needs_no_slot_of_its_own(api, slept, settings, tmp_path):
+    settings.FORTNOX_RATE_LIMIT_RETRIES = 10
+    settings.FORTNOX_RATE_LIMIT_WAIT_SECONDS = 30
+    settings.HTTP_SLOW_CALL_SECONDS = 5
+    settings.HTTP_SLOW_CALL_SLOTS = 1
+    settings.HTTP_SLOW_CALL_DIR = tmp_path
+    client = FortnoxClient(tokens=Tokens(), throttle=NoThrottle(), sleep=slept.append)
+    assert slow_lane_enter(client.slots)  # the run holds the machine's only slot
+    for _ in range(2):
+        api.add("GET", f"{API}/3/customers/1", status=429, headers={"Retry-After": "4"}, json={})
+    api.add("GET", f"{API}/3/customers/1", json={"Customer": {"CustomerNumber": "1"}})
+
+    try:
+        customer = client.customer_get("1")
+    finally:
+        slow_lane_leave()
+
+    assert customer["CustomerNumber"] == "1"
+    # 8 s in all is a slow wait: outside the lane it gave way (the test above), here it waited.
+    assert slept == [4.0, 4.0]
+    assert client.slots.try_acquire() is not None  # given back when the run left the lane

@@ -1,6 +1,7 @@
 """The support dashboard on the admin index: its figures against a known set of companies, and its
 cost."""
 
+import re
 from datetime import UTC, timedelta
 
 import pytest
@@ -149,3 +150,68 @@ def test_a_week_of_runs_costs_the_dashboard_no_more_queries_than_a_few(staff_cli
 
     assert len(many.captured_queries) == len(few.captured_queries)
     assert page.context["dashboard"]["failed_runs_24h"] == 1 + 23
+
+
+def test_the_chart_s_numbers_are_svg_numbers_in_swedish_too(staff_client, world):
+    """SVG attributes take a decimal point whatever the language: the Swedish admin (the default
+    language) must not write 0,534 into a width."""
+    page = staff_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="sv")
+
+    content = page.content.decode()
+    assert 'lang="sv"' in content
+    numbers = re.findall(
+        r'<rect class="\w+" x="([^"]*)" y="([^"]*)" width="([^"]*)" height="([^"]*)"', content
+    )
+    assert len(numbers) == 2 * (7 * 24 + 1)
+    assert {value for rect in numbers for value in rect if "," in value} == set()
+    assert any("." in value for rect in numbers for value in rect)
+
+
+def test_the_admin_index_builds_its_app_list_once(staff_client, monkeypatch):
+    """The index shows the app list and the page's context holds it for the sidebar: one build."""
+    from django.contrib.admin import AdminSite
+
+    built = []
+    build = AdminSite._build_app_dict
+
+    def counting(site, request, label=None):
+        built.append(label)
+        return build(site, request, label)
+
+    monkeypatch.setattr(AdminSite, "_build_app_dict", counting)
+
+    page = staff_client.get(reverse("admin:index"))
+
+    assert page.status_code == 200
+    assert "Integrations" in page.content.decode()
+    assert built == [None]
+
+
+def test_the_dashboard_s_figures_are_kept_for_the_configured_seconds(settings, world):
+    from django.core.cache import cache
+
+    from integrations.dashboard import dashboard_cached
+
+    cache.clear()
+    settings.ADMIN_DASHBOARD_CACHE_SECONDS = 30
+    assert dashboard_cached()["runs_24h"] == 4
+    SyncRunFactory(integration=world)
+
+    with CaptureQueriesContext(connection) as queries:
+        kept = dashboard_cached()
+
+    assert kept["runs_24h"] == 4
+    assert len(queries.captured_queries) == 0
+    assert "<rect" in kept["chart_svg"]
+    cache.clear()
+    assert dashboard_cached()["runs_24h"] == 5
+
+
+def test_with_no_cache_seconds_every_view_counts(settings, world):
+    from integrations.dashboard import dashboard_cached
+
+    settings.ADMIN_DASHBOARD_CACHE_SECONDS = 0
+    assert dashboard_cached()["runs_24h"] == 4
+    SyncRunFactory(integration=world)
+
+    assert dashboard_cached()["runs_24h"] == 5

@@ -28,6 +28,9 @@ from integrations.http import (
     exchange_record,
     json_body,
     retry_after_seconds,
+    slow_lane_enter,
+    slow_lane_held,
+    slow_lane_leave,
 )
 
 LIMIT = 1024 * 1024
@@ -368,6 +371,34 @@ def test_a_slow_answer_waits_on_in_a_free_slot_and_frees_it(server, tmp_path):
     slot = slots.try_acquire()
     assert slot is not None  # released when the call ended
     slot.release()
+
+
+def test_in_the_slow_lane_a_slow_answer_is_waited_on_until_its_deadline(server, tmp_path):
+    slots = SlowCallSlots(tmp_path, 1)
+    assert slow_lane_enter(slots)  # the run holds the only slot for its whole duration
+    session = HardenedSession(timeout=(5, 5), deadline=1.0, slow_after=0.2, slots=slots)
+
+    try:
+        # Not "while other calls were already waiting": the run's own slot is the one held.
+        with pytest.raises(ExchangeTimeout, match=r"within 1 s$"):
+            session.get(f"{server.url}/slow-drip")
+        assert slow_lane_held()
+    finally:
+        slow_lane_leave()
+
+    assert not slow_lane_held()
+    slot = slots.try_acquire()
+    assert slot is not None
+    slot.release()
+
+
+def test_a_company_entering_the_lane_with_every_slot_taken_holds_nothing(tmp_path):
+    slots = SlowCallSlots(tmp_path, 1)
+    other = slots.try_acquire()
+
+    assert slow_lane_enter(slots) is False
+    assert not slow_lane_held()
+    other.release()
 
 
 def test_a_fast_answer_needs_no_slot(server, tmp_path):

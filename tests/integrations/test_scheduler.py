@@ -8,14 +8,19 @@ from django.utils import timezone
 
 from integrations.models import Heartbeat, Integration, SyncRun
 from integrations.services import scheduler
+from integrations.tasks import integration_sync
 from tests.concurrency import run_concurrently
 from tests.factories import IntegrationFactory, SyncRunFactory
 
 
 @pytest.fixture
 def sent():
-    """Catches the syncs sent to the broker, one at a time (delay) or in a batch alike."""
-    with mock.patch("integrations.tasks.integration_sync.apply_async") as apply_async:
+    """Catches the syncs sent to the broker, one at a time (delay) or in a batch alike; no
+    broker connection is made."""
+    with (
+        mock.patch("integrations.tasks.integration_sync.apply_async") as apply_async,
+        mock.patch.object(integration_sync.app, "producer_or_acquire"),
+    ):
         yield apply_async
 
 

@@ -15,17 +15,30 @@ from tests.factories import IntegrationFactory
 from tests.integrations import bodies
 
 
+def broker_connections_drop():
+    """Forget the app's broker connections, so the next send connects to the broker configured
+    now (the pools keep the broker they were made for, and may have been closed meanwhile)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker(settings):
     # The in-memory broker is shared within this process only: worker thread and test thread.
+    broker_connections_drop()
     app.conf.broker_url = "memory://"
     app.conf.broker_transport_options = {"polling_interval": 0.05}
     # Earlier tests queue tasks (on commit) into the same in-memory broker: not for this worker.
     app.control.purge()
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
-        yield
-    app.conf.broker_url = settings.CELERY_BROKER_URL
-    app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    try:
+        with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+            yield
+    finally:
+        broker_connections_drop()
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+        app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
 
 
 @pytest.fixture

@@ -2,16 +2,19 @@
 stops at the first timeout (or once it has waited its budget on 429s) instead of going on through
 every object, records one clear failure, and the next run continues where it stopped."""
 
+from datetime import timedelta
 from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.utils import timezone
 
 from fortnox.client import FortnoxClient
-from integrations.http import ExchangeTimeout
-from integrations.models import SyncFailure, SyncRun
+from integrations.http import ExchangeTimeout, SlowCallSlots, slow_lane_held
+from integrations.models import Integration, SyncFailure, SyncRun
 from integrations.processes import ARTICLES
+from integrations.tasks import integration_sync
 from tests.fortnox.conftest import SandboxRouter
 from tests.hostile import LEAKS
 from tests.ongoing.processes.support import run
@@ -176,3 +179,83 @@ def test_a_fortnox_that_rate_limits_every_call_is_waited_on_at_most_the_budget(
 
     assert repaired.status == SyncRun.Status.SUCCEEDED, repaired.error
     assert open_failures() == []
+
+
+def machine_slots(settings) -> SlowCallSlots:
+    return SlowCallSlots(settings.HTTP_SLOW_CALL_DIR, settings.HTTP_SLOW_CALL_SLOTS)
+
+
+def test_a_company_whose_system_hung_runs_in_the_slow_lane_until_a_run_goes_through(
+    world, faults, settings
+):
+    faults.set(lambda method, path: "/sandbox/fortnox/" in path, requests.ReadTimeout("no"))
+
+    assert run(world).status == SyncRun.Status.FAILED
+    world.integration.refresh_from_db()
+    assert world.integration.slow_lane_since is not None
+
+    # In the lane, the run holds one of the machine's slots from its first call to its last.
+    held_during = []
+    faults.clear()
+    faults.when = lambda method, path: held_during.append(
+        (slow_lane_held(), slow_call_slots_free(settings))
+    )
+    world.catch_up()
+    repaired = run(world)
+
+    assert repaired.status == SyncRun.Status.SUCCEEDED, repaired.error
+    assert held_during and set(held_during) == {(True, 0)}
+    world.integration.refresh_from_db()
+    assert world.integration.slow_lane_since is None  # out of the lane
+    assert not slow_lane_held()
+    assert slow_call_slots_free(settings) == settings.HTTP_SLOW_CALL_SLOTS
+
+
+def slow_call_slots_free(settings) -> int:
+    """How many of the machine's slots another process could take now."""
+    slots = machine_slots(settings)
+    taken = [slot for slot in iter(slots.try_acquire, None)]
+    for slot in taken:
+        slot.release()
+    return len(taken)
+
+
+def test_in_the_slow_lane_a_run_waits_for_a_free_slot_without_taking_a_process(
+    world, faults, settings
+):
+    Integration.objects.filter(pk=world.integration.pk).update(slow_lane_since=timezone.now())
+    slots = machine_slots(settings)
+    others = [slot for slot in iter(slots.try_acquire, None)]  # every slot taken elsewhere
+    before = timezone.now()
+
+    try:
+        run_id = integration_sync.apply(kwargs={"integration_id": world.integration.pk}).get()
+    finally:
+        for slot in others:
+            slot.release()
+
+    assert run_id is None
+    assert not SyncRun.objects.filter(integration=world.integration).exists()
+    assert faults.log == []  # not one request
+    world.integration.refresh_from_db()
+    retry = timedelta(seconds=settings.SLOW_LANE_RETRY_SECONDS)
+    assert before + retry <= world.integration.next_run_at <= timezone.now() + retry
+    assert world.integration.slow_lane_since is not None  # still in the lane
+
+    # With a slot free it runs, and a run without a slow stop takes it out of the lane.
+    world.catch_up()
+    assert run(world).status == SyncRun.Status.SUCCEEDED
+    world.integration.refresh_from_db()
+    assert world.integration.slow_lane_since is None
+
+
+def test_a_run_stopped_for_another_reason_does_not_enter_the_slow_lane(world, faults):
+    faults.set(
+        lambda method, path: "/sandbox/fortnox/" in path,
+        (401, {}, b'{"ErrorInformation": {"message": "Unauthorized", "code": 2000311}}'),
+    )
+
+    run(world)
+
+    world.integration.refresh_from_db()
+    assert world.integration.slow_lane_since is None
