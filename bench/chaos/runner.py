@@ -218,12 +218,17 @@ def run_database(label: str):
     connection.settings_dict["NAME"] = connection.creation.get_test_db_clone_settings(label)["NAME"]
     locks = settings.ONGOING_LOCK_DIR
     settings.ONGOING_LOCK_DIR = locks / label  # runs side by side keep their own goods owner
+    # ... and their own slow-call slots (the slow lane): a slot the clean run's worker holds
+    # must not keep the faulty run's company out of its runs, nor the other way round.
+    slots = settings.HTTP_SLOW_CALL_DIR
+    settings.HTTP_SLOW_CALL_DIR = Path(slots) / f"chaos-{label}"
     try:
         yield
     finally:
         connection.close()
         connection.settings_dict["NAME"] = template
         settings.ONGOING_LOCK_DIR = locks
+        settings.HTTP_SLOW_CALL_DIR = slots
         connection.creation.destroy_test_db(suffix=label, verbosity=0)
 
 
