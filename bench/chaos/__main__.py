@@ -37,7 +37,10 @@ def arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--kills", type=int, default=4, help="workers to kill in the faulty run")
     parser.add_argument(
-        "--faulty-runs", type=int, default=30, help="at most this many faulty runs per phase"
+        "--faulty-runs",
+        type=int,
+        default=30,
+        help="runs under faults at the start of each phase (the outage)",
     )
     parser.add_argument(
         "--fault-scale", type=float, default=1.0, help="multiply every fault probability"

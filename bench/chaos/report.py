@@ -60,6 +60,7 @@ def _run_figures(result: RunResult) -> dict:
         "problems": problems,
         "event_path": result.event_figures,
         "written": result.written,
+        "process_writes": result.process_writes,
         "wall_seconds": round(result.wall_seconds, 1),
         "cpu_seconds": round(result.cpu_seconds, 1),
         "simulated_seconds": round(result.simulated_seconds),
@@ -158,6 +159,21 @@ def table(figures: dict) -> str:
         )
         for kind in FAULT_KINDS:
             row(f"    {KIND_LABELS[kind]}", 0, counts.get(kind, 0))
+    writes = faulty.get("process_writes", {})
+    if writes:
+        under = sum(w["under faults"] for w in writes.values())
+        total = under + sum(w["after"] for w in writes.values())
+        row(
+            "objects written in faulty runs (of all)",
+            "—",
+            f"{under} of {total} ({under / total:.0%})" if total else "0",
+        )
+        for process, w in writes.items():
+            row(
+                f"  {process}",
+                "—",
+                f"{w['under faults']} of {w['under faults'] + w['after']}",
+            )
     row("workers killed (SIGKILL)", len(clean["kills"]), len(faulty["kills"]))
     row("stale runs closed by the scheduler", clean["reaped"], faulty["reaped"])
     row("runs to converge (all phases)", clean["runs"], faulty["runs"])

@@ -37,6 +37,15 @@ def test_a_faulty_run_with_killed_workers_converges_to_the_clean_run(tmp_path):
         assert faulted(counts) >= 0.2 * counts["calls"], channel
         assert all(counts[kind] > 0 for kind in FAULT_KINDS), (channel, counts)
         assert set(clean["calls"][channel][kind] for kind in FAULT_KINDS) == {0}
+    # And they met the work: every process wrote under faults, and most of all that was written
+    # was written by the faulty runs, not by the retries after the outage.
+    writes = faulty["process_writes"]
+    assert set(writes) == set(clean["process_writes"]) and len(writes) >= 6, writes
+    assert all(counts["under faults"] > 0 for counts in writes.values()), writes
+    under = sum(counts["under faults"] for counts in writes.values())
+    after = sum(counts["after"] for counts in writes.values())
+    assert under > after, writes
+    assert all(counts["under faults"] == 0 for counts in clean["process_writes"].values())
     # Two workers died by SIGKILL, and the scheduler closed each run they left behind.
     assert len(faulty["kills"]) == 2
     assert faulty["reaped"] == 2
