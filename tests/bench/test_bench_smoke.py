@@ -10,31 +10,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fanout_runs_and_prints_its_table():
-    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    result = subprocess.run(
-        [sys.executable, "bench/fanout.py", "--tenants", "30", "--syncs", "3"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_bench("bench/fanout.py", "--tenants", "30", "--syncs", "3")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "integrations due at once" in result.stdout
     assert "| 30 " in result.stdout
 
 
-def run_bench(*arguments: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+def run_bench(
+    *arguments: str, drop: tuple[str, ...] = ("DATABASE_URL",), timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """A benchmark run small, on SQLite (the environment's `drop` variables left out)."""
+    environment = {key: value for key, value in os.environ.items() if key not in drop}
     return subprocess.run(
         [sys.executable, *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
 
@@ -61,19 +55,8 @@ def test_web_counts_the_same_queries_for_small_and_larger_data():
 def run_alone(*arguments: str) -> subprocess.CompletedProcess:
     """A benchmark that starts a worker, on SQLite and a folder as the broker whatever the
     environment says (no shared Redis database between test processes)."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
-    }
-    return subprocess.run(
-        [sys.executable, *arguments],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    return run_bench(
+        *arguments, drop=("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"), timeout=600
     )
 
 
