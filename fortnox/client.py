@@ -22,7 +22,6 @@ from integrations.http import (
     json_body,
     retry_after_seconds,
     slow_call_slots,
-    slow_lane_held,
     timeout_reason,
 )
 from integrations.metering import count_request
@@ -231,7 +230,7 @@ class FortnoxClient:
                 response, call=call, why=f"after this run had waited {waited:.0f} s of {budget:g} s"
             )
         slow = settings.HTTP_SLOW_CALL_SECONDS
-        if self.slots is None or waited + delay <= slow or slow_lane_held():
+        if self.slots is None or waited + delay <= slow:
             self.sleep(delay)
         else:
             # A long wait is a slow call too: only in a free slot of this machine.

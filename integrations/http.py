@@ -200,7 +200,11 @@ class SlowCallSlots:
 
     @contextlib.contextmanager
     def held(self):
-        """Yields whether a slot was had (and holds it inside the block)."""
+        """Yields whether a slot was had (and holds it inside the block). A run in the slow lane
+        already holds one for its whole duration (slow_lane_enter): it has one, and takes none."""
+        if slow_lane_held():
+            yield True
+            return
         slot = self.try_acquire()
         try:
             yield slot is not None
