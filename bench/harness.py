@@ -156,6 +156,35 @@ def _delayed(router, clock: Clock, seconds: float):
     return answer
 
 
+def open_orders_add(world, *, count: int) -> None:
+    """`count` more open, confirmed orders in the Fortnox sandbox, like the seed's: enough for
+    the benchmarks that edit a hundred orders already in the warehouse."""
+    from fortnox.sandbox import store
+    from fortnox.sandbox.models import SandboxRecord
+
+    template = next(
+        record.data
+        for record in SandboxRecord.objects.filter(
+            company=world.company, kind=SandboxRecord.Kind.ORDER
+        )
+        if record.data.get("Sent") and not record.data.get("InvoiceReference")
+    )
+    for _ in range(count):
+        created = store.order_write(
+            world.company,
+            {
+                "CustomerNumber": template["CustomerNumber"],
+                "DeliveryDate": template.get("DeliveryDate") or "2026-12-01",
+                "OrderRows": [
+                    {"ArticleNumber": row["ArticleNumber"], "OrderedQuantity": 1}
+                    for row in template["OrderRows"]
+                    if row.get("ArticleNumber")
+                ],
+            },
+        )
+        store.order_mark_sent(world.company, created["DocumentNumber"])
+
+
 def run_sync(world):
     """One run through the Celery task, as a worker runs it."""
     from integrations.models import SyncRun

@@ -4,7 +4,7 @@ since the last run, against both sandboxes with Fortnox's real rate limit on a s
     .venv/bin/python bench/requests_per_sync.py
 """
 
-from harness import run_sync, sandboxes, table, throwaway_database
+from harness import open_orders_add, run_sync, sandboxes, table, throwaway_database
 
 CHANGES = (0, 1, 10, 100)
 INTERVAL_SECONDS = 15 * 60
@@ -12,32 +12,11 @@ INTERVAL_SECONDS = 15 * 60
 
 def main() -> None:
     from fortnox.sandbox import store
-    from fortnox.sandbox.models import SandboxRecord
     from integrations.models import RecordLink
 
     with throwaway_database(), sandboxes(start=None) as world:
         # Enough open, confirmed orders for 100 changes: the seed's plus more of the same kind.
-        template = next(
-            record.data
-            for record in SandboxRecord.objects.filter(
-                company=world.company, kind=SandboxRecord.Kind.ORDER
-            )
-            if record.data.get("Sent") and not record.data.get("InvoiceReference")
-        )
-        for _ in range(60):
-            created = store.order_write(
-                world.company,
-                {
-                    "CustomerNumber": template["CustomerNumber"],
-                    "DeliveryDate": template.get("DeliveryDate") or "2026-12-01",
-                    "OrderRows": [
-                        {"ArticleNumber": row["ArticleNumber"], "OrderedQuantity": 1}
-                        for row in template["OrderRows"]
-                        if row.get("ArticleNumber")
-                    ],
-                },
-            )
-            store.order_mark_sent(world.company, created["DocumentNumber"])
+        open_orders_add(world, count=60)
         world.clock.sleep(INTERVAL_SECONDS)
 
         rows = []

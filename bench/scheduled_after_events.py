@@ -8,7 +8,7 @@ real targeted run and the real scheduled run (the Celery task a worker runs).
     .venv/bin/python bench/scheduled_after_events.py
 """
 
-from harness import run_sync, sandboxes, table, throwaway_database
+from harness import open_orders_add, run_sync, sandboxes, table, throwaway_database
 
 CHANGES = (0, 1, 10, 100)
 INTERVAL_SECONDS = 15 * 60
@@ -19,33 +19,12 @@ def main() -> None:
     from django.utils import timezone
 
     from fortnox.sandbox import store
-    from fortnox.sandbox.models import SandboxRecord
     from integrations.models import RecordLink, SyncRun
     from realtime.services.pending import pending_syncs_run
     from tests.realtime.conftest import consume
 
     with throwaway_database(), sandboxes(start=None) as world:
-        template = next(
-            record.data
-            for record in SandboxRecord.objects.filter(
-                company=world.company, kind=SandboxRecord.Kind.ORDER
-            )
-            if record.data.get("Sent") and not record.data.get("InvoiceReference")
-        )
-        for _ in range(60):
-            created = store.order_write(
-                world.company,
-                {
-                    "CustomerNumber": template["CustomerNumber"],
-                    "DeliveryDate": template.get("DeliveryDate") or "2026-12-01",
-                    "OrderRows": [
-                        {"ArticleNumber": row["ArticleNumber"], "OrderedQuantity": 1}
-                        for row in template["OrderRows"]
-                        if row.get("ArticleNumber")
-                    ],
-                },
-            )
-            store.order_mark_sent(world.company, created["DocumentNumber"])
+        open_orders_add(world, count=60)
         world.clock.sleep(INTERVAL_SECONDS)
         run_sync(world)
         linked = list(
