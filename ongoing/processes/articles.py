@@ -171,12 +171,7 @@ def articles_sync_objects(context: ProcessContext, refs: list[str]) -> None:
     recorder = EventSyncedRecorder(context, fields=ARTICLE_LIST_FIELDS)
     finished = True
     for number in numbers:
-        failed = context.counts["failed"]
-        going = sender.send(number)
-        recorder.handled(
-            number, full=sender.read.get(number), failed=context.counts["failed"] > failed
-        )
-        if not going:
+        if not recorder.through(number, lambda n=number: sender.send(n), read=sender.read):
             finished = False
             break
     recorder.save()

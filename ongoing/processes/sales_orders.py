@@ -265,14 +265,15 @@ def sales_orders_sync(context: ProcessContext) -> None:
     synced = EventSyncedSkips(context, since=since, fields=ORDER_LIST_FIELDS)
     synced.load(items)
     sender.links.load(numbers)
-    for number in numbers:
-        if number in items and synced.handled(number, listed=items[number]):
-            context.count("skipped")
-            continue
-        if not sender.handle(items.get(number) or {"DocumentNumber": number}):
-            synced.forget_unhonoured()
-            return  # rate limited or an outage: the cursor stays, the next run goes on from here
-    synced.forget_unhonoured()
+    try:
+        for number in numbers:
+            if number in items and synced.handled(number, listed=items[number]):
+                context.count("skipped")
+                continue
+            if not sender.handle(items.get(number) or {"DocumentNumber": number}):
+                return  # rate limited or an outage: the cursor stays, the next run goes on
+    finally:
+        synced.forget_unhonoured()
     context.save_cursor(started.isoformat())
 
 
@@ -289,11 +290,8 @@ def sales_orders_sync_objects(context: ProcessContext, refs: list[str]) -> None:
     sender.links.load(numbers)
     recorder = EventSyncedRecorder(context, fields=ORDER_LIST_FIELDS)
     for number in numbers:
-        failed = context.counts["failed"]
-        going = sender.handle({"DocumentNumber": number})
-        recorder.handled(
-            number, full=sender.read.get(number), failed=context.counts["failed"] > failed
-        )
-        if not going:
+        if not recorder.through(
+            number, lambda n=number: sender.handle({"DocumentNumber": n}), read=sender.read
+        ):
             break
     recorder.save()

@@ -19,10 +19,10 @@ reports itself healthy, waits for the object's next change. Events are delivered
 replayed from the stored offset after a reconnect, so that takes Fortnox losing an event."""
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q
 from django.utils import timezone
 
 from integrations.fingerprints import fingerprint
@@ -116,6 +116,15 @@ class EventSyncedRecorder:
         self.failed.discard(ref)
         self.listed[ref] = listed_fingerprint(full, self.fields) if self.fields else ""
 
+    def through(self, ref: str, send: Callable[[], bool], *, read: dict[str, dict]) -> bool:
+        """Send one object (`send` says whether the run goes on) and record how it went: the
+        fingerprint of the object as it was read in full (`read`, by reference), or no record
+        when it failed."""
+        failed = self.context.counts["failed"]
+        going = send()
+        self.handled(ref, full=read.get(ref), failed=self.context.counts["failed"] > failed)
+        return going
+
     def save(self) -> None:
         integration, process = self.context.integration, self.context.process.key
         if self.failed:
@@ -191,9 +200,7 @@ class EventSyncedSkips:
         """Records the run did not trust are dropped: the object was read and synced anew."""
         if self.unhonoured:
             EventSynced.objects.filter(
-                Q(object_ref__in=self.unhonoured),
-                integration=self.integration,
-                process=self.process,
+                integration=self.integration, process=self.process, object_ref__in=self.unhonoured
             ).delete()
             self.unhonoured = []
 
