@@ -164,11 +164,7 @@ def dashboard_cached() -> dict:
     seconds = settings.ADMIN_DASHBOARD_CACHE_SECONDS
     if not seconds:
         return dashboard()
-    figures = cache.get(CACHE_KEY)
-    if figures is None:
-        figures = dashboard()
-        cache.set(CACHE_KEY, figures, seconds)
-    return figures
+    return cache.get_or_set(CACHE_KEY, dashboard, seconds)
 
 
 def dashboard(*, now: datetime | None = None) -> dict:
