@@ -255,7 +255,10 @@ def test_a_run_stopped_for_another_reason_does_not_enter_the_slow_lane(world, fa
         (401, {}, b'{"ErrorInformation": {"message": "Unauthorized", "code": 2000311}}'),
     )
 
-    run(world)
+    result = run(world)
 
+    # The run did stop on Fortnox refusing us, a failure that stops the run but is not slowness.
+    assert result.status == SyncRun.Status.FAILED
+    assert [f.kind for f in open_failures()] == [SyncFailure.Kind.AUTH]
     world.integration.refresh_from_db()
     assert world.integration.slow_lane_since is None
