@@ -1,5 +1,8 @@
-"""Benchmark 1 of issue 10: what a run costs in API requests, for 0, 1, 10 and 100 changed orders
-since the last run, against both sandboxes with Fortnox's real rate limit on a simulated clock.
+"""Benchmark 1 of issue 10: what a run costs in API requests, for 0, 1, 10 and 100 changes since
+the last run, against both sandboxes with Fortnox's real rate limit on a simulated clock. Two
+tables: the processes at their defaults with k orders edited in Fortnox, and every warehouse →
+Fortnox process on (purchase orders and the warehouse module) with k inventory adjustments made
+in the warehouse.
 
     .venv/bin/python bench/requests_per_sync.py
 """
@@ -8,29 +11,34 @@ from harness import open_orders_add, run_sync, sandboxes, table, throwaway_datab
 
 CHANGES = (0, 1, 10, 100)
 INTERVAL_SECONDS = 15 * 60
+HEADERS = ["run", "Fortnox requests", "Ongoing requests", "simulated seconds", "objects written"]
 
 
-def main() -> None:
+def measured(world, label: str, written: str) -> list:
+    """One run, 15 simulated minutes after the last, as a table row."""
+    started = world.clock.now()
+    result = run_sync(world)
+    if result.error:
+        print(f"{label}: {result.status}: {result.error}")
+        print(world.router.calls[-8:])
+    return [
+        label,
+        result.fortnox_requests,
+        result.ongoing_requests,
+        f"{world.clock.now() - started:.0f}",
+        sum(result.totals[outcome] for outcome in written.split("+")),
+    ]
+
+
+def default_processes() -> None:
     from fortnox.sandbox import store
     from integrations.models import RecordLink
 
-    with throwaway_database(), sandboxes(start=None) as world:
+    with sandboxes(start=None) as world:
         # Enough open, confirmed orders for 100 changes: the seed's plus more of the same kind.
         open_orders_add(world, count=60)
         world.clock.sleep(INTERVAL_SECONDS)
-
-        rows = []
-        first_started = world.clock.now()
-        first = run_sync(world)
-        rows.append(
-            [
-                "first run (everything)",
-                first.fortnox_requests,
-                first.ongoing_requests,
-                f"{world.clock.now() - first_started:.0f}",
-                first.totals["created"],
-            ]
-        )
+        rows = [measured(world, "first run (everything)", "created")]
         linked = list(
             RecordLink.objects.filter(integration=world.integration, object_type="order")
             .exclude(fingerprint="cancelled")
@@ -40,32 +48,63 @@ def main() -> None:
             world.clock.sleep(INTERVAL_SECONDS)
             for number in linked[:k]:
                 store.order_write(world.company, {"Remarks": f"Ändrad {k}"}, key=number)
-            started = world.clock.now()
-            result = run_sync(world)
-            if result.error:
-                print(f"run after {k} changes: {result.status}: {result.error}")
-                print(world.router.calls[-8:])
-            rows.append(
-                [
-                    f"{k} changed orders",
-                    result.fortnox_requests,
-                    result.ongoing_requests,
-                    f"{world.clock.now() - started:.0f}",
-                    result.totals["updated"],
-                ]
+            rows.append(measured(world, f"{k} changed orders", "updated"))
+        print("Processes at their defaults, k orders edited in Fortnox")
+        print(table(HEADERS, rows))
+
+
+def warehouse_processes() -> None:
+    from fortnox.sandbox.models import SandboxRecord
+    from integrations.models import ProcessSetting
+    from integrations.processes import PURCHASE_ORDERS, WAREHOUSE_MODULE
+    from ongoing.sandbox import services as warehouse
+    from ongoing.sandbox.models import Article
+
+    with sandboxes(start=None) as world:
+        world.company.warehouse_module = True  # Fortnox Lager activated
+        world.company.save(update_fields=["warehouse_module"])
+        for key in (PURCHASE_ORDERS, WAREHOUSE_MODULE):
+            ProcessSetting.objects.update_or_create(
+                integration=world.integration, process=key, defaults={"enabled": True}
             )
-        print(
-            table(
-                [
-                    "run",
-                    "Fortnox requests",
-                    "Ongoing requests",
-                    "simulated seconds",
-                    "objects written",
-                ],
-                rows,
+        world.clock.sleep(INTERVAL_SECONDS)
+        rows = [measured(world, "first run (everything)", "created")]
+        world.clock.sleep(INTERVAL_SECONDS)
+        # The articles the first run created are news to the stock probe once.
+        rows.append(measured(world, "second run", "created+updated"))
+        stock_goods = {
+            record.key
+            for record in SandboxRecord.objects.filter(
+                company=world.company, kind=SandboxRecord.Kind.ARTICLE
             )
-        )
+            if record.data.get("StockGoods") and record.data.get("Active", True)
+        }
+        articles = [
+            article
+            for article in Article.objects.filter(goods_owner=world.goods_owner).order_by("pk")
+            if article.article_number in stock_goods
+        ]
+        for k in CHANGES:
+            # The warehouse works between the runs, not at the moment one starts.
+            world.clock.sleep(INTERVAL_SECONDS / 2)
+            for article in articles[:k]:
+                warehouse.inventory_adjust(article=article, number_of_items=1, comment="Hittad")
+            world.clock.sleep(INTERVAL_SECONDS / 2)
+            rows.append(measured(world, f"{k} inventory adjustments", "created+updated"))
+        world.clock.sleep(INTERVAL_SECONDS)
+        rows.append(measured(world, "0 adjustments, the run after", "created+updated"))
+        print("Purchase orders and the warehouse module on too, k adjustments in the warehouse")
+        print(table(HEADERS, rows))
+
+
+def main() -> None:
+    from django.core.management import call_command
+
+    with throwaway_database():
+        default_processes()
+        print()
+        call_command("flush", interactive=False, verbosity=0)
+        warehouse_processes()
 
 
 if __name__ == "__main__":

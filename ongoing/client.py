@@ -184,8 +184,10 @@ class OngoingClient:
         updated_from: datetime | None = None,
         stock_changed_from: datetime | None = None,
         id_from: int | None = None,
+        page_size: int | None = None,
     ) -> Iterator[Page]:
-        """Articles with their inventoryInfo (the stock balance), page by page."""
+        """Articles with their inventoryInfo (the stock balance), page by page (of page_size, the
+        client's page size by default)."""
         params = {
             "articleNumbers": article_numbers,
             "articleDataLastUpdatedFrom": _utc(updated_from),
@@ -198,6 +200,7 @@ class OngoingClient:
             max_param="maxArticlesToGet",
             id_of=lambda article: article["articleSystemId"],
             id_from=id_from,
+            page_size=page_size,
         )
 
     # --- Orders -------------------------------------------------------------------------------
@@ -364,13 +367,14 @@ class OngoingClient:
         max_param: str,
         id_of: Callable[[dict], int],
         id_from: int | None,
+        page_size: int | None = None,
     ) -> Iterator[Page]:
         """Id-cursor paging: ask for maxXToGet items from xIdFrom, continue from the largest id
         seen + 1, stop at an empty page (reference/ongoing-api.md, Paging)."""
         query = _present({"goodsOwnerId": self._goods_owner(), **params})
         cursor = id_from
         while True:
-            page_query = {**query, max_param: self.page_size}
+            page_query = {**query, max_param: page_size or self.page_size}
             if cursor is not None:
                 page_query[id_from_param] = cursor
             call = f"GET {path}" + (f" from id {cursor}" if cursor is not None else "")

@@ -371,6 +371,10 @@ HTTP_SLOW_CALL_DIR = Path(env("HTTP_SLOW_CALL_DIR", default="") or VAR_DIR / "lo
 SLOW_LANE_RETRY_SECONDS = env.int("SLOW_LANE_RETRY_SECONDS", default=60)
 # maxXToGet for id-cursor paging; Ongoing returns everything without a limit, which can time out.
 ONGOING_PAGE_SIZE = env.int("ONGOING_PAGE_SIZE", default=100)
+# Purchase-order receipts and the warehouse module list what the warehouse received, returned
+# and adjusted only when some article's stock moved since their last full pass, and at least
+# this often (ongoing/processes/common.py, warehouse_quiet). 0: list every run.
+ONGOING_FULL_PASS_HOURS = env.float("ONGOING_FULL_PASS_HOURS", default=24)
 
 # Requests with an unknown or revoked API key per client address and minute before the API answers
 # 429. A key is 256 random bits, so this is not about guessing one: it keeps a misconfigured

@@ -84,6 +84,8 @@ class RunMemory:
     cursor_ids: dict[str, int] = field(default_factory=dict)
     enabled: frozenset[str] = frozenset()
     moved: dict[str, str] = field(default_factory=dict)
+    # What one process learned from an API that a later process of the same run may reuse.
+    learned: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, integration: Integration) -> "RunMemory":

@@ -2,10 +2,14 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.utils import timezone
+
 from fortnox.client import ConnectionTokens, FortnoxClient
 from fortnox.errors import FortnoxNotConnected, FortnoxRateLimited, FortnoxUnavailable
 from integrations.errors import SyncError, failure_details
 from integrations.models import Integration
+from integrations.processes import PURCHASE_ORDERS, WAREHOUSE_MODULE
 from integrations.selectors import LinkLookup
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
@@ -134,3 +138,48 @@ def object_written(
 
 def unique(values) -> list[str]:
     return list(dict.fromkeys(str(value) for value in values))
+
+
+# The processes that read what the warehouse received, returned and adjusted, and so may skip
+# those lists while no stock moved (warehouse_quiet).
+STOCK_WATCHERS = (PURCHASE_ORDERS, WAREHOUSE_MODULE)
+
+
+def _full_pass_due(cursor: str | None) -> bool:
+    every = settings.ONGOING_FULL_PASS_HOURS
+    return (
+        not cursor
+        or not every
+        or (timezone.now() - datetime.fromisoformat(cursor) >= timedelta(hours=every))
+    )
+
+
+def warehouse_quiet(context: ProcessContext, wms: OngoingClient) -> bool:
+    """Whether this run may skip listing what the warehouse received, returned and adjusted
+    since the process's last full pass (its cursor, the time that pass started): true when a pass
+    ran within ONGOING_FULL_PASS_HOURS and no article's stock has moved since it began. One
+    request answers it for every such process of the run: the first page, of one article, of
+    GET articles?stockInfoChangedFrom=, from the earliest of their cursors.
+
+    UNVERIFIED: that Ongoing moves an article's stockInfoChanged time whenever its stock moves,
+    for receipts, returns put back on the shelf and inventory adjustments alike (the sandbox
+    does). A run that skips leaves its cursor where it was, so the next full pass (at the latest
+    after ONGOING_FULL_PASS_HOURS) lists from there: what the assumption missed comes late but is
+    not lost. ONGOING_FULL_PASS_HOURS=0 stops trusting it."""
+    cursor = context.cursor()
+    if _full_pass_due(cursor):
+        return False
+    since = datetime.fromisoformat(cursor)
+    memory = context.memory
+    if memory is not None:
+        for key in STOCK_WATCHERS:
+            other = memory.cursors.get(key)
+            if key in memory.enabled and not _full_pass_due(other):
+                since = min(since, datetime.fromisoformat(other))
+    since -= CURSOR_OVERLAP
+    learned = memory.learned if memory is not None else {}
+    probed = learned.get("stock_moved_since")
+    if probed is None or probed[0] > since:
+        page = next(iter(wms.articles_list(stock_changed_from=since, page_size=1)), None)
+        probed = learned["stock_moved_since"] = (since, page is not None)
+    return not probed[1]

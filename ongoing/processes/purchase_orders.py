@@ -45,6 +45,7 @@ from .common import (
     object_failed,
     object_written,
     ongoing_client_for,
+    warehouse_quiet,
 )
 
 OBJECT_TYPE = "purchase_order"
@@ -267,17 +268,21 @@ def received_since(context: ProcessContext, wms: OngoingClient) -> list[dict]:
     return [item for page in wms.purchase_orders_list(received_from=since) for item in page.items]
 
 
-def _to_report(context: ProcessContext, reporter: "ReceiptReporter", wms: OngoingClient) -> dict:
+def _to_report(
+    context: ProcessContext, reporter: "ReceiptReporter", wms: OngoingClient, *, receipts: bool
+) -> dict:
     """The warehouse purchase orders to handle: those with receipts not yet reported, those that
     received goods since the last run (received_since), and those of ours the warehouse closed
     (Deflection, Received) since the last run without receiving anything more, which the report
-    flag alone would never show again."""
+    flag alone would never show again. Without receipts (no stock moved, warehouse_quiet) only
+    the closed ones are listed."""
     listed = {}
-    for page in wms.purchase_orders_list(only_lines_to_report=True):
-        for item in page.items:
-            listed[item["purchaseOrderInfo"]["purchaseOrderId"]] = item
-    for item in received_since(context, wms):
-        listed.setdefault(item["purchaseOrderInfo"]["purchaseOrderId"], item)
+    if receipts:
+        for page in wms.purchase_orders_list(only_lines_to_report=True):
+            for item in page.items:
+                listed[item["purchaseOrderInfo"]["purchaseOrderId"]] = item
+        for item in received_since(context, wms):
+            listed.setdefault(item["purchaseOrderInfo"]["purchaseOrderId"], item)
     cursor = context.cursor()
     since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
     for page in wms.purchase_orders_list(status_changed_from=since):
@@ -298,7 +303,9 @@ def _receipts(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClien
     reporter = ReceiptReporter(context, fortnox, wms)
     breaker = OutageBreaker()
     started = timezone.now()
-    for wms_purchase_order in _to_report(context, reporter, wms).values():
+    # A quiet run lists only closures and keeps the cursor: the next full pass lists from it.
+    full_pass = not warehouse_quiet(context, wms)
+    for wms_purchase_order in _to_report(context, reporter, wms, receipts=full_pass).values():
         info = wms_purchase_order["purchaseOrderInfo"]
         number = str(info.get("purchaseOrderNumber") or info["purchaseOrderId"])
         try:
@@ -310,7 +317,7 @@ def _receipts(context: ProcessContext, fortnox: FortnoxClient, wms: OngoingClien
                 return
             continue
         breaker.succeeded()
-    if not context.counts["failed"]:
+    if full_pass and not context.counts["failed"]:
         context.save_cursor(started.isoformat())
 
 

@@ -41,6 +41,7 @@ from .common import (
     fortnox_client_for,
     object_failed,
     ongoing_client_for,
+    warehouse_quiet,
 )
 from .fulfilment import WarehouseModuleMismatch, warehouse_module_in_fortnox
 from .purchase_orders import OBJECT_TYPE as PO_OBJECT
@@ -305,6 +306,8 @@ def warehouse_module_sync(context: ProcessContext) -> None:
     wms = ongoing_client_for(integration=integration)
     reporter = DocumentReporter(context, fortnox_client_for(integration=integration), wms)
     started = timezone.now()
+    if warehouse_quiet(context, wms):
+        return  # no stock moved since the last full pass: nothing received, returned or adjusted
     cursor = context.cursor()
     since = datetime.fromisoformat(cursor) - CURSOR_OVERLAP if cursor else None
     finished = (

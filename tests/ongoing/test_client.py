@@ -332,6 +332,14 @@ def test_articles_list_filters_and_pages(wms, api):
     assert queries[2]["articleSystemIdFrom"] == ["18091"]
 
 
+def test_a_list_may_ask_for_its_own_page_size(wms, api):
+    api.get(BASE + "articles", json=[{"articleSystemId": 18090}])
+    first = next(iter(wms.articles_list(stock_changed_from=SINCE, page_size=1)))
+    assert first.items == [{"articleSystemId": 18090}]
+    assert sent(api)[2]["maxArticlesToGet"] == ["1"]
+    assert len(api.calls) == 1  # the first page only: the next is asked for when wanted
+
+
 def test_paging_resumes_from_a_stored_cursor(wms, api):
     api.get(BASE + "articles", json=[])
     assert list(wms.articles_list(id_from=500)) == []

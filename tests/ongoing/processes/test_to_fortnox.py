@@ -1,14 +1,16 @@
 """Warehouse → Fortnox, end to end: the sync task runs the real processes with the real clients
 against both sandboxes; the warehouse staff's actions are the Ongoing sandbox's services."""
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from fortnox.client import FortnoxClient
 from fortnox.errors import FortnoxUnavailable, FortnoxValidationError
 from fortnox.sandbox.models import SandboxRecord
-from integrations.models import ProcessSetting, SyncFailure, SyncRun
+from integrations.models import ProcessSetting, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import (
     FULFILMENT,
     PURCHASE_ORDERS,
@@ -801,3 +803,114 @@ def test_closing_after_the_last_receival_was_reported_completes_the_order(purcha
     assert result.status == SyncRun.Status.SUCCEEDED, result.error
     assert fortnox_po(purchasing, number)["_state"] == "RECEIVED"
     assert len(booked(purchasing, number)) == 1
+
+
+# --- a quiet warehouse: receipts, returns and adjustments listed only when stock moved ---------
+
+
+def ongoing_lists(world, since: int) -> dict[str, int]:
+    """The Ongoing GETs made since the router's call number `since`, by resource."""
+    counted: dict[str, int] = {}
+    for method, path, _status in world.router.calls[since:]:
+        if method == "GET" and "/sandbox/ongoing/" in path:
+            resource = path.rstrip("/").split("/api/v1/")[1]
+            counted[resource] = counted.get(resource, 0) + 1
+    return counted
+
+
+def cursor_of(world, process: str) -> str | None:
+    cursor = SyncCursor.objects.filter(integration=world.integration, process=process).first()
+    return cursor.value if cursor else None
+
+
+def test_a_quiet_run_makes_one_stock_probe_and_lists_only_purchase_order_closures(purchasing):
+    an_hour_ago(purchasing)
+    cursors = {key: cursor_of(purchasing, key) for key in (PURCHASE_ORDERS, WAREHOUSE_MODULE)}
+    calls = len(purchasing.router.calls)
+
+    quiet = run(purchasing)
+
+    assert quiet.status == SyncRun.Status.SUCCEEDED, quiet.error
+    # Fulfilment's list, one probe for both processes, and the purchase orders closed since.
+    assert ongoing_lists(purchasing, calls) == {"orders": 1, "articles": 1, "purchaseOrders": 1}
+    # Nothing was listed for the receipts, returns or adjustments: the cursors stay for the next
+    # full pass.
+    assert {key: cursor_of(purchasing, key) for key in cursors} == cursors
+
+
+def an_hour_ago(world) -> None:
+    """As if everything the warehouse did so far had happened an hour ago: runs are 15 minutes
+    apart, and the cursors reach back only 5."""
+    hour_ago = timezone.now() - timedelta(hours=1)
+    Article.objects.filter(goods_owner=world.goods_owner).update(stock_changed_at=hour_ago)
+    PurchaseOrder.objects.filter(goods_owner=world.goods_owner).update(status_changed_at=hour_ago)
+
+
+def test_goods_received_after_quiet_runs_are_booked_and_a_later_closure_completes(purchasing):
+    number = sorted(records(purchasing, Kind.PURCHASE_ORDER), key=int)[1]
+    purchase_order = wms_po(purchasing, number)
+    an_hour_ago(purchasing)
+    run(purchasing)
+    lines = purchase_order.lines.order_by("row_number")
+    warehouse.purchase_order_receive(
+        purchase_order=purchase_order, quantities={line.row_number: Decimal(1) for line in lines}
+    )
+
+    received = run(purchasing)
+
+    assert received.status == SyncRun.Status.SUCCEEDED, received.error
+    assert len(booked(purchasing, number)) == 1
+    assert fortnox_po(purchasing, number)["_state"] == "SENT"
+    an_hour_ago(purchasing)
+    calls = len(purchasing.router.calls)
+    warehouse.purchase_order_close(
+        purchase_order=purchase_order, status=PurchaseOrderStatus.DEFLECTION
+    )
+
+    closed = run(purchasing)
+
+    assert closed.status == SyncRun.Status.SUCCEEDED, closed.error
+    # No stock moved: the closures alone are listed (a page with this one, then an empty page).
+    assert ongoing_lists(purchasing, calls) == {"orders": 1, "articles": 1, "purchaseOrders": 2}
+    assert fortnox_po(purchasing, number)["_state"] == "RECEIVED"
+    assert len(booked(purchasing, number)) == 1
+
+
+def test_a_return_the_stock_probe_missed_is_reported_by_the_next_full_pass(module_on, settings):
+    number = module_on.orders[0]
+    order = ship(module_on, number)
+    run(module_on)
+    line = order.lines.order_by("row_number").first()
+    returned = warehouse.return_register(order=order, quantities={line.row_number: Decimal(1)})
+    an_hour_ago(module_on)  # as if Ongoing had not marked the return's stock move
+    key = f"inbound:OngoingInboundReturn:{returned.pk}"
+
+    assert run(module_on).status == SyncRun.Status.SUCCEEDED
+    assert key not in documents(module_on)  # the probe said nothing moved
+
+    # The next full pass is due (here: at once), and lists the returns from the last one on.
+    settings.ONGOING_FULL_PASS_HOURS = 0
+    found = run(module_on)
+
+    assert found.status == SyncRun.Status.SUCCEEDED, found.error
+    assert documents(module_on)[key]["released"]
+
+
+def test_a_full_pass_runs_once_the_last_is_older_than_the_setting(module_on, settings):
+    run(module_on)
+    calls = len(module_on.router.calls)
+    assert run(module_on).status == SyncRun.Status.SUCCEEDED
+    assert "returnOrders" not in ongoing_lists(module_on, calls)
+    old = timezone.now() - timedelta(hours=settings.ONGOING_FULL_PASS_HOURS, minutes=1)
+    SyncCursor.objects.filter(integration=module_on.integration, process=WAREHOUSE_MODULE).update(
+        value=old.isoformat()
+    )
+    calls = len(module_on.router.calls)
+
+    due = run(module_on)
+
+    assert due.status == SyncRun.Status.SUCCEEDED, due.error
+    listed = ongoing_lists(module_on, calls)
+    assert listed["returnOrders"] == listed["inventoryAdjustments"] == 1
+    assert "articles" not in listed  # a pass that is due needs no probe
+    assert datetime.fromisoformat(cursor_of(module_on, WAREHOUSE_MODULE)) > old
