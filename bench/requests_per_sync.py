@@ -5,11 +5,13 @@ Fortnox process on (purchase orders and the warehouse module) with k inventory a
 in the warehouse.
 
     .venv/bin/python bench/requests_per_sync.py
+    .venv/bin/python bench/requests_per_sync.py --changes 0,1     # CI's tiny version
 """
+
+import argparse
 
 from harness import open_orders_add, run_sync, sandboxes, table, throwaway_database
 
-CHANGES = (0, 1, 10, 100)
 INTERVAL_SECONDS = 15 * 60
 HEADERS = ["run", "Fortnox requests", "Ongoing requests", "simulated seconds", "objects written"]
 
@@ -30,7 +32,7 @@ def measured(world, label: str, written: str) -> list:
     ]
 
 
-def default_processes() -> None:
+def default_processes(changes: list[int]) -> None:
     from fortnox.sandbox import store
     from integrations.models import RecordLink
 
@@ -44,7 +46,7 @@ def default_processes() -> None:
             .exclude(fingerprint="cancelled")
             .values_list("fortnox_key", flat=True)
         )
-        for k in CHANGES:
+        for k in changes:
             world.clock.sleep(INTERVAL_SECONDS)
             for number in linked[:k]:
                 store.order_write(world.company, {"Remarks": f"Ändrad {k}"}, key=number)
@@ -53,7 +55,7 @@ def default_processes() -> None:
         print(table(HEADERS, rows))
 
 
-def warehouse_processes() -> None:
+def warehouse_processes(changes: list[int]) -> None:
     from fortnox.sandbox.models import SandboxRecord
     from integrations.models import ProcessSetting
     from integrations.processes import PURCHASE_ORDERS, WAREHOUSE_MODULE
@@ -84,7 +86,7 @@ def warehouse_processes() -> None:
             for article in Article.objects.filter(goods_owner=world.goods_owner).order_by("pk")
             if article.article_number in stock_goods
         ]
-        for k in CHANGES:
+        for k in changes:
             # The warehouse works between the runs, not at the moment one starts.
             world.clock.sleep(INTERVAL_SECONDS / 2)
             for article in articles[:k]:
@@ -100,11 +102,18 @@ def warehouse_processes() -> None:
 def main() -> None:
     from django.core.management import call_command
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--changes",
+        default="0,1,10,100",
+        help="the numbers of changes between runs, comma-separated (at most 100)",
+    )
+    changes = [int(k) for k in parser.parse_args().changes.split(",")]
     with throwaway_database():
-        default_processes()
+        default_processes(changes)
         print()
         call_command("flush", interactive=False, verbosity=0)
-        warehouse_processes()
+        warehouse_processes(changes)
 
 
 if __name__ == "__main__":

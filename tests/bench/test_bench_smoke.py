@@ -74,3 +74,18 @@ def test_memory_reports_the_workers_resident_memory():
     # A run this small may grow more than the target allows (exit 1 then): only the figures count.
     assert "resident memory after 12 syncs" in result.stdout, result.stderr[-3000:]
     assert "growth" in result.stdout
+
+
+def test_requests_per_sync_prints_both_tables_and_a_quiet_run_costs_one_list_per_process():
+    result = run_bench("bench/requests_per_sync.py", "--changes", "0,1")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    # Defaults: suppliers, articles and orders in Fortnox; fulfilment in Ongoing.
+    assert re.search(r"^\| 0 changed orders +\| 3 +\| 1 +\|", result.stdout, re.MULTILINE)
+    # And purchase orders in Fortnox; the stock probe and the closed purchase orders in Ongoing.
+    assert re.search(r"^\| 0 inventory adjustments +\| 4 +\| 3 +\|", result.stdout, re.MULTILINE)
+    assert re.search(
+        r"^\| 1 inventory adjustments +\| \d+ +\| \d+ +\| \d+ +\| 1 +\|",
+        result.stdout,
+        re.MULTILINE,
+    )
