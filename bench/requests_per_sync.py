@@ -1,8 +1,8 @@
 """Benchmark 1 of issue 10: what a run costs in API requests, for 0, 1, 10 and 100 changes since
-the last run, against both sandboxes with Fortnox's real rate limit on a simulated clock. Two
-tables: the processes at their defaults with k orders edited in Fortnox, and every warehouse →
-Fortnox process on (purchase orders and the warehouse module) with k inventory adjustments made
-in the warehouse.
+the last run, against both sandboxes with Fortnox's real rate limit on a simulated clock. Three
+tables: the processes at their defaults with k orders edited in Fortnox; then with k inventory
+adjustments made in the warehouse, purchase orders and the warehouse module on, and the classic
+stock balance on.
 
     .venv/bin/python bench/requests_per_sync.py
     .venv/bin/python bench/requests_per_sync.py --changes 0,1     # CI's tiny version
@@ -55,17 +55,20 @@ def default_processes(changes: list[int]) -> None:
         print(table(HEADERS, rows))
 
 
-def warehouse_processes(changes: list[int]) -> None:
+def adjusted_in_the_warehouse(
+    changes: list[int], *, title: str, processes: tuple[str, ...], lager: bool
+) -> None:
+    """The demo company with `processes` switched on as well (and Fortnox Lager activated when
+    `lager`); halfway between runs, k stock articles are adjusted by one in the warehouse."""
     from fortnox.sandbox.models import SandboxRecord
     from integrations.models import ProcessSetting
-    from integrations.processes import PURCHASE_ORDERS, WAREHOUSE_MODULE
     from ongoing.sandbox import services as warehouse
     from ongoing.sandbox.models import Article
 
     with sandboxes(start=None) as world:
-        world.company.warehouse_module = True  # Fortnox Lager activated
+        world.company.warehouse_module = lager
         world.company.save(update_fields=["warehouse_module"])
-        for key in (PURCHASE_ORDERS, WAREHOUSE_MODULE):
+        for key in processes:
             ProcessSetting.objects.update_or_create(
                 integration=world.integration, process=key, defaults={"enabled": True}
             )
@@ -79,7 +82,10 @@ def warehouse_processes(changes: list[int]) -> None:
             for record in SandboxRecord.objects.filter(
                 company=world.company, kind=SandboxRecord.Kind.ARTICLE
             )
-            if record.data.get("StockGoods") and record.data.get("Active", True)
+            # Active stock goods that can be sold: one more in stock is one more to sell.
+            if record.data.get("StockGoods")
+            and record.data.get("Active", True)
+            and float(record.data.get("QuantityInStock") or 0) > 0
         }
         articles = [
             article
@@ -95,12 +101,14 @@ def warehouse_processes(changes: list[int]) -> None:
             rows.append(measured(world, f"{k} inventory adjustments", "created+updated"))
         world.clock.sleep(INTERVAL_SECONDS)
         rows.append(measured(world, "0 adjustments, the run after", "created+updated"))
-        print("Purchase orders and the warehouse module on too, k adjustments in the warehouse")
+        print(title)
         print(table(HEADERS, rows))
 
 
 def main() -> None:
     from django.core.management import call_command
+
+    from integrations.processes import PURCHASE_ORDERS, STOCK_BALANCE, WAREHOUSE_MODULE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -113,7 +121,20 @@ def main() -> None:
         default_processes(changes)
         print()
         call_command("flush", interactive=False, verbosity=0)
-        warehouse_processes(changes)
+        adjusted_in_the_warehouse(
+            changes,
+            title="Purchase orders and the warehouse module on too, k adjustments in the warehouse",
+            processes=(PURCHASE_ORDERS, WAREHOUSE_MODULE),
+            lager=True,
+        )
+        print()
+        call_command("flush", interactive=False, verbosity=0)
+        adjusted_in_the_warehouse(
+            changes,
+            title="The classic stock balance on too, k adjustments in the warehouse",
+            processes=(STOCK_BALANCE,),
+            lager=False,
+        )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,14 @@ from realtime.services.event_synced import (
 )
 
 from .common import (
+    FORTNOX_ARTICLES_CHANGED,
     OutageBreaker,
     fortnox_client_for,
     object_failed,
     object_written,
     ongoing_client_for,
     pull_since,
+    run_learned,
     unique,
 )
 
@@ -101,6 +103,9 @@ def articles_sync(context: ProcessContext) -> None:
         str(item["ArticleNumber"]): item
         for item in fortnox.articles_list(lastmodified=since, filter=None if since else "active")
     }
+    if since is not None:
+        # For the stock balance at the run's end: whether Fortnox shows any article changed.
+        run_learned(context)[FORTNOX_ARTICLES_CHANGED] = (since, bool(items), started)
     # Articles (and suppliers' articles) an event already brought are skipped unread while the
     # list still shows them as the targeted run saw them (realtime/services/event_synced.py).
     synced = EventSyncedSkips(context, since=since, fields=ARTICLE_LIST_FIELDS)

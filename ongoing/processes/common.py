@@ -9,7 +9,7 @@ from fortnox.client import ConnectionTokens, FortnoxClient
 from fortnox.errors import FortnoxNotConnected, FortnoxRateLimited, FortnoxUnavailable
 from integrations.errors import SyncError, failure_details
 from integrations.models import Integration
-from integrations.processes import PURCHASE_ORDERS, WAREHOUSE_MODULE
+from integrations.processes import PURCHASE_ORDERS, STOCK_BALANCE, WAREHOUSE_MODULE
 from integrations.selectors import LinkLookup
 from integrations.services.links import record_link_save
 from integrations.services.sync import ProcessContext
@@ -140,24 +140,39 @@ def unique(values) -> list[str]:
     return list(dict.fromkeys(str(value) for value in values))
 
 
-# The processes that read what the warehouse received, returned and adjusted, and so may skip
-# those lists while no stock moved (warehouse_quiet).
-STOCK_WATCHERS = (PURCHASE_ORDERS, WAREHOUSE_MODULE)
+# The processes that read what the warehouse received, returned and adjusted, or its stock, and
+# so may skip those lists while no stock moved (warehouse_quiet).
+STOCK_WATCHERS = (PURCHASE_ORDERS, WAREHOUSE_MODULE, STOCK_BALANCE)
+
+
+# Keys of run_learned: (since, whether Fortnox listed any article changed since, when the list
+# began), from the article pull; True once fulfilment reported a delivery to Fortnox in this run.
+FORTNOX_ARTICLES_CHANGED = "fortnox_articles_changed"
+FORTNOX_STOCK_TOUCHED = "fortnox_stock_touched"
+
+
+def run_learned(context: ProcessContext) -> dict:
+    """What the processes of this run learned for each other (RunMemory.learned); a dict that is
+    forgotten at once when the process runs outside a run."""
+    return context.memory.learned if context.memory is not None else {}
+
+
+def full_pass_began(cursor: str | None) -> datetime | None:
+    """When a watcher's last full pass began: its cursor, or the cursor's first half when it also
+    says how far a later quiet run checked ("<full pass> <checked>", the stock balance's)."""
+    return datetime.fromisoformat(cursor.split()[0]) if cursor else None
 
 
 def _full_pass_due(cursor: str | None) -> bool:
+    began = full_pass_began(cursor)
     every = settings.ONGOING_FULL_PASS_HOURS
-    return (
-        not cursor
-        or not every
-        or (timezone.now() - datetime.fromisoformat(cursor) >= timedelta(hours=every))
-    )
+    return began is None or not every or timezone.now() - began >= timedelta(hours=every)
 
 
 def warehouse_quiet(context: ProcessContext, wms: OngoingClient) -> bool:
-    """Whether this run may skip listing what the warehouse received, returned and adjusted
-    since the process's last full pass (its cursor, the time that pass started): true when a pass
-    ran within ONGOING_FULL_PASS_HOURS and no article's stock has moved since it began. One
+    """Whether this run may skip listing what the warehouse received, returned and adjusted (or
+    its stock) since the process's last full pass (its cursor, the time that pass started): true
+    when a pass ran within ONGOING_FULL_PASS_HOURS and no article's stock moved since it began. One
     request answers it for every such process of the run: the first page, of one article, of
     GET articles?stockInfoChangedFrom=, from the earliest of their cursors.
 
@@ -169,15 +184,15 @@ def warehouse_quiet(context: ProcessContext, wms: OngoingClient) -> bool:
     cursor = context.cursor()
     if _full_pass_due(cursor):
         return False
-    since = datetime.fromisoformat(cursor)
+    since = full_pass_began(cursor)
     memory = context.memory
     if memory is not None:
         for key in STOCK_WATCHERS:
             other = memory.cursors.get(key)
             if key in memory.enabled and not _full_pass_due(other):
-                since = min(since, datetime.fromisoformat(other))
+                since = min(since, full_pass_began(other))
     since -= CURSOR_OVERLAP
-    learned = memory.learned if memory is not None else {}
+    learned = run_learned(context)
     probed = learned.get("stock_moved_since")
     if probed is None or probed[0] > since:
         page = next(iter(wms.articles_list(stock_changed_from=since, page_size=1)), None)

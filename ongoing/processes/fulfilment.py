@@ -20,7 +20,14 @@ from ongoing.client import OngoingClient, OngoingNotFound
 from ongoing.mappers import fulfilment_quantities
 from ongoing.statuses import OrderStatus
 
-from .common import OutageBreaker, fortnox_client_for, object_failed, ongoing_client_for
+from .common import (
+    FORTNOX_STOCK_TOUCHED,
+    OutageBreaker,
+    fortnox_client_for,
+    object_failed,
+    ongoing_client_for,
+    run_learned,
+)
 
 OBJECT_TYPE = "order"
 # The steps a fulfilment has completed, in order, kept as the fingerprint of its progress link.
@@ -147,6 +154,8 @@ class FulfilmentReporter:
                         number, delivered=delivered, ordered=ordered
                     )
                 self._step(number, order_id, DELIVERED)
+                # Fortnox's own stock bookkeeping may move: the stock balance compares this run.
+                run_learned(self.context)[FORTNOX_STOCK_TOUCHED] = True
                 if self.module_here and not order.get("WarehouseReady"):
                     self.fortnox.order_warehouse_ready(number)
                     self._step(number, order_id, WAREHOUSE_READY)

@@ -84,6 +84,8 @@ def test_requests_per_sync_prints_both_tables_and_a_quiet_run_costs_one_list_per
     assert re.search(r"^\| 0 changed orders +\| 3 +\| 1 +\|", result.stdout, re.MULTILINE)
     # And purchase orders in Fortnox; the stock probe and the closed purchase orders in Ongoing.
     assert re.search(r"^\| 0 inventory adjustments +\| 4 +\| 3 +\|", result.stdout, re.MULTILINE)
+    # The classic stock balance instead: the stock probe is its one request.
+    assert re.search(r"^\| 0 inventory adjustments +\| 3 +\| 2 +\|", result.stdout, re.MULTILINE)
     assert re.search(
         r"^\| 1 inventory adjustments +\| \d+ +\| \d+ +\| \d+ +\| 1 +\|",
         result.stdout,

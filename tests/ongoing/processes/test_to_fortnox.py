@@ -9,9 +9,11 @@ from django.utils import timezone
 
 from fortnox.client import FortnoxClient
 from fortnox.errors import FortnoxUnavailable, FortnoxValidationError
+from fortnox.sandbox import store
 from fortnox.sandbox.models import SandboxRecord
 from integrations.models import ProcessSetting, SyncCursor, SyncFailure, SyncRun
 from integrations.processes import (
+    ARTICLES,
     FULFILMENT,
     PURCHASE_ORDERS,
     STOCK_BALANCE,
@@ -466,6 +468,85 @@ def test_stock_balance_writes_the_sellable_quantity_only_where_it_differs(shop):
 
     assert changed.counts[STOCK_BALANCE]["updated"] == 1
     assert in_stock(shop, article.article_number) == wanted[article.article_number] - 3
+
+
+def fortnox_gets(world, since: int, path: str) -> int:
+    return sum(
+        1
+        for method, called, _status in world.router.calls[since:]
+        if method == "GET" and called.endswith(f"/sandbox/fortnox/{path}")
+    )
+
+
+def all_an_hour_ago(world) -> None:
+    """an_hour_ago, and the Fortnox sandbox's records too."""
+    an_hour_ago(world)
+    SandboxRecord.objects.filter(company=world.company).update(
+        modified_at=timezone.now() - timedelta(hours=1)
+    )
+
+
+def test_the_stock_balance_compares_only_when_a_side_changed(shop):
+    configure(shop, STOCK_BALANCE)
+    assert run(shop).counts[STOCK_BALANCE]["updated"] >= 1
+    all_an_hour_ago(shop)
+    for _quiet_run in range(2):
+        calls = len(shop.router.calls)
+
+        quiet = run(shop)
+
+        assert quiet.status == SyncRun.Status.SUCCEEDED, quiet.error
+        # One probe of one article, no list of them all; only the article pull's Fortnox list.
+        assert ongoing_lists(shop, calls) == {"orders": 1, "articles": 1}
+        assert fortnox_gets(shop, calls, "3/articles") == 1
+    # A quantity changed by hand in Fortnox is seen by the article pull's list and put right.
+    article = stock_articles(shop)[0]
+    wanted = sellable(shop)[article.article_number]
+    store.article_write(shop.company, {"QuantityInStock": 999}, key=article.article_number)
+
+    corrected = run(shop)
+
+    assert corrected.counts[STOCK_BALANCE]["updated"] == 1
+    assert in_stock(shop, article.article_number) == wanted
+
+
+def test_a_fortnox_change_seen_only_by_a_run_without_the_stock_balance_is_still_put_right(shop):
+    configure(shop, STOCK_BALANCE)
+    run(shop)
+    all_an_hour_ago(shop)
+    run(shop)  # quiet
+    article = stock_articles(shop)[0]
+    wanted = sellable(shop)[article.article_number]
+    store.article_write(shop.company, {"QuantityInStock": 999}, key=article.article_number)
+    configure(shop, STOCK_BALANCE, enabled=False)
+    run(shop)  # the article pull lists the change and moves on; no stock balance in this run
+    configure(shop, STOCK_BALANCE, enabled=True)
+    # As if that run had been 10 minutes later: the next pull's window (5 minutes back) no
+    # longer shows the change.
+    SyncCursor.objects.filter(integration=shop.integration, process=ARTICLES).update(
+        value=(timezone.now() + timedelta(minutes=10)).isoformat()
+    )
+
+    back = run(shop)
+
+    assert back.counts[STOCK_BALANCE]["updated"] == 1
+    assert in_stock(shop, article.article_number) == wanted
+
+
+def test_a_delivery_reported_to_fortnox_makes_the_stock_balance_compare(shop):
+    configure(shop, STOCK_BALANCE)
+    run(shop)
+    number = shop.orders[0]
+    ship(shop, number)
+    all_an_hour_ago(shop)  # the picking's stock move looks old: only the delivery is news
+    calls = len(shop.router.calls)
+
+    reported = run(shop)
+
+    assert reported.status == SyncRun.Status.SUCCEEDED, reported.error
+    assert invoices_of(shop, number)
+    assert ongoing_lists(shop, calls)["articles"] >= 2  # the probe, then every article
+    assert {number: in_stock(shop, number) for number in sellable(shop)} == sellable(shop)
 
 
 def test_stock_balance_is_refused_while_fortnox_has_the_warehouse_module(shop):
