@@ -486,6 +486,20 @@ def all_an_hour_ago(world) -> None:
     )
 
 
+def quantity_set_by_hand(world) -> tuple[str, Decimal]:
+    """Someone sets a stock article's QuantityInStock in Fortnox: its number, and the warehouse's
+    sellable quantity the stock balance should put back."""
+    article = stock_articles(world)[0]
+    wanted = sellable(world)[article.article_number]
+    store.article_write(world.company, {"QuantityInStock": 999}, key=article.article_number)
+    return article.article_number, wanted
+
+
+def assert_put_right(world, result: SyncRun, number: str, wanted: Decimal) -> None:
+    assert result.counts[STOCK_BALANCE]["updated"] == 1
+    assert in_stock(world, number) == wanted
+
+
 def test_the_stock_balance_compares_only_when_a_side_changed(shop):
     configure(shop, STOCK_BALANCE)
     assert run(shop).counts[STOCK_BALANCE]["updated"] >= 1
@@ -500,14 +514,11 @@ def test_the_stock_balance_compares_only_when_a_side_changed(shop):
         assert ongoing_lists(shop, calls) == {"orders": 1, "articles": 1}
         assert fortnox_gets(shop, calls, "3/articles") == 1
     # A quantity changed by hand in Fortnox is seen by the article pull's list and put right.
-    article = stock_articles(shop)[0]
-    wanted = sellable(shop)[article.article_number]
-    store.article_write(shop.company, {"QuantityInStock": 999}, key=article.article_number)
+    number, wanted = quantity_set_by_hand(shop)
 
     corrected = run(shop)
 
-    assert corrected.counts[STOCK_BALANCE]["updated"] == 1
-    assert in_stock(shop, article.article_number) == wanted
+    assert_put_right(shop, corrected, number, wanted)
 
 
 def test_a_fortnox_change_seen_only_by_a_run_without_the_stock_balance_is_still_put_right(shop):
@@ -515,9 +526,7 @@ def test_a_fortnox_change_seen_only_by_a_run_without_the_stock_balance_is_still_
     run(shop)
     all_an_hour_ago(shop)
     run(shop)  # quiet
-    article = stock_articles(shop)[0]
-    wanted = sellable(shop)[article.article_number]
-    store.article_write(shop.company, {"QuantityInStock": 999}, key=article.article_number)
+    number, wanted = quantity_set_by_hand(shop)
     configure(shop, STOCK_BALANCE, enabled=False)
     run(shop)  # the article pull lists the change and moves on; no stock balance in this run
     configure(shop, STOCK_BALANCE, enabled=True)
@@ -529,8 +538,7 @@ def test_a_fortnox_change_seen_only_by_a_run_without_the_stock_balance_is_still_
 
     back = run(shop)
 
-    assert back.counts[STOCK_BALANCE]["updated"] == 1
-    assert in_stock(shop, article.article_number) == wanted
+    assert_put_right(shop, back, number, wanted)
 
 
 def test_a_delivery_reported_to_fortnox_makes_the_stock_balance_compare(shop):
