@@ -244,11 +244,9 @@ def free_port() -> int:
 def gunicorn(folder: str, *, dashboard_cache: int):
     """The app as the Dockerfile serves it (3 sync workers), on the benchmark's database, the
     dashboard's figures kept `dashboard_cache` seconds (0: counted on every view)."""
-    from django.core.cache import cache
+    from integrations.dashboard import dashboard_cache_clear
 
-    from integrations.dashboard import CACHE_KEY
-
-    cache.delete(CACHE_KEY)
+    dashboard_cache_clear()
     port = free_port()
     log = open(Path(folder, "gunicorn.log"), "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments

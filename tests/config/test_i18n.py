@@ -83,3 +83,31 @@ def test_swedish_catalogue_is_compiled_and_complete():
         and compiled.gettext(_unescape(msgid)) != _unescape(strs[0])
     ]
     assert stale == [], "run `make messages` to recompile django.mo"
+
+
+def test_every_translatable_string_in_the_code_is_in_the_swedish_catalogue(
+    tmp_path, monkeypatch, settings
+):
+    """makemessages over the code into a copy of the catalogue (the checkout linked into a
+    folder of its own, so the real catalogue is not touched): a string added to the code without
+    `make messages` would be English on the Swedish pages without the test above noticing."""
+    from django.core.management import call_command
+
+    root = LOCALE.parents[2]
+    for entry in root.iterdir():
+        if entry.name not in ("locale", ".venv", "var", ".git", "node_modules"):
+            (tmp_path / entry.name).symlink_to(entry)
+    copy = tmp_path / "locale" / "sv" / "LC_MESSAGES"
+    copy.mkdir(parents=True)
+    (copy / "django.po").write_text(
+        (LOCALE / "django.po").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    settings.LOCALE_PATHS = []
+    monkeypatch.chdir(tmp_path)
+    call_command("makemessages", locale=["sv"], symlinks=True, verbosity=0)
+
+    def msgids(path: Path) -> set[str]:
+        return {msgid for msgid, _strs, _flags in _entries(path.read_text(encoding="utf-8"))}
+
+    missing = msgids(copy / "django.po") - msgids(LOCALE / "django.po")
+    assert missing == set(), "run `make messages` and translate the new strings"

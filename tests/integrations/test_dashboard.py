@@ -215,3 +215,24 @@ def test_with_no_cache_seconds_every_view_counts(settings, world):
     SyncRunFactory(integration=world)
 
     assert dashboard_cached()["runs_24h"] == 5
+
+
+def test_the_chart_speaks_the_page_s_language_and_each_language_is_kept_apart(settings, world):
+    from django.core.cache import cache
+    from django.utils import translation
+
+    from integrations.dashboard import dashboard_cache_clear, dashboard_cached
+
+    cache.clear()
+    settings.ADMIN_DASHBOARD_CACHE_SECONDS = 30
+    with translation.override("sv"):
+        swedish = dashboard_cached()["chart_svg"]
+    with translation.override("en"):
+        english = dashboard_cached()["chart_svg"]
+
+    assert " körningar, " in swedish and " runs, " not in swedish
+    assert " runs, " in english and " körningar, " not in english
+    dashboard_cache_clear()
+    SyncRunFactory(integration=world)
+    with translation.override("sv"):
+        assert dashboard_cached()["runs_24h"] == 5
