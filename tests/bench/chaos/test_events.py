@@ -42,8 +42,10 @@ def test_event_faults_on_top_of_api_faults_end_in_the_clean_runs_state(tmp_path)
     events = faulty["event_path"]
     assert events["server"]["duplicates"] > 0
     assert events["server"]["out_of_order"] > 0
-    assert events["socket drops"] >= 1
-    assert events["consumer kills"] >= 1
+    # (The whole event path's figures on failure: drops and kills strike while the consumer
+    # works through a backlog, so a stage it gave up on, or one without backlog, has none.)
+    assert events["socket drops"] >= 1, events
+    assert events["consumer kills"] >= 1, events
     assert events["consumer starts"] == events["consumer kills"] + 1
     # One subscription per connection: the first, one after each kill and after each drop.
     assert events["server"]["subscribed"] >= 1 + events["consumer kills"] + events["socket drops"]
