@@ -146,9 +146,11 @@ STOCK_WATCHERS = (PURCHASE_ORDERS, WAREHOUSE_MODULE, STOCK_BALANCE)
 
 
 # Keys of run_learned: (since, whether Fortnox listed any article changed since, when the list
-# began), from the article pull; True once fulfilment reported a delivery to Fortnox in this run.
+# began), from the article pull; True once fulfilment reported a delivery to Fortnox in this run;
+# (since, whether any article's stock moved since), from the stock probe (warehouse_quiet).
 FORTNOX_ARTICLES_CHANGED = "fortnox_articles_changed"
 FORTNOX_STOCK_TOUCHED = "fortnox_stock_touched"
+STOCK_MOVED = "stock_moved"
 
 
 def run_learned(context: ProcessContext) -> dict:
@@ -193,8 +195,8 @@ def warehouse_quiet(context: ProcessContext, wms: OngoingClient) -> bool:
                 since = min(since, full_pass_began(other))
     since -= CURSOR_OVERLAP
     learned = run_learned(context)
-    probed = learned.get("stock_moved_since")
+    probed = learned.get(STOCK_MOVED)
     if probed is None or probed[0] > since:
         page = next(iter(wms.articles_list(stock_changed_from=since, page_size=1)), None)
-        probed = learned["stock_moved_since"] = (since, page is not None)
+        probed = learned[STOCK_MOVED] = (since, page is not None)
     return not probed[1]

@@ -139,6 +139,8 @@ class FulfilmentReporter:
         progress = self.progress.get(number)
         done = progress.fingerprint if progress is not None else ""
         if done != ACKNOWLEDGED:
+            # Fortnox's own stock bookkeeping may move: the stock balance compares this run.
+            run_learned(self.context)[FORTNOX_STOCK_TOUCHED] = True
             order = self.fortnox.order_get(number)
             if order.get("Cancelled"):
                 raise FulfilmentRefused(
@@ -154,8 +156,6 @@ class FulfilmentReporter:
                         number, delivered=delivered, ordered=ordered
                     )
                 self._step(number, order_id, DELIVERED)
-                # Fortnox's own stock bookkeeping may move: the stock balance compares this run.
-                run_learned(self.context)[FORTNOX_STOCK_TOUCHED] = True
                 if self.module_here and not order.get("WarehouseReady"):
                     self.fortnox.order_warehouse_ready(number)
                     self._step(number, order_id, WAREHOUSE_READY)

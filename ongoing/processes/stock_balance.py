@@ -1,7 +1,7 @@
 """The classic stock balance, warehouse → Fortnox, at the end of each run: each stock article's
 sellable quantity in the warehouse is written to its QuantityInStock in Fortnox, only where the two
 differ. Writing the same absolute quantity twice is harmless, so a retried run needs no record.
-A run skips the comparison while neither side changed since the last one (_unchanged).
+A run skips the comparison while neither side changed since the last one (_unchanged_until).
 
 Never with the warehouse module: the engine refuses the pair by the registry's rule, and a company
 whose Fortnox has Fortnox Lager activated is refused here, since the module only accepts stock
@@ -51,14 +51,14 @@ def _refuse_with_module(fortnox: FortnoxClient) -> None:
         )
 
 
-def _unchanged(
+def _unchanged_until(
     context: ProcessContext, wms: OngoingClient, fortnox: FortnoxClient
 ) -> datetime | None:
-    """Whether both sides are as at the last comparison, so this run need not compare: no stock
-    moved in the warehouse since that comparison began (warehouse_quiet, which also says when a
-    full comparison is due), fulfilment reported no delivery to Fortnox in this run, no article's
-    write failed before, and Fortnox lists no article changed since the last check. Returns the
-    time the Fortnox side is now checked up to (the cursor's second half), or None to compare.
+    """None when this run must compare; else the time up to which both sides are found as at the
+    last comparison (the cursor's second half): no stock moved in the warehouse since that
+    comparison began (warehouse_quiet, which also says when a full comparison is due), fulfilment
+    reported no delivery to Fortnox in this run, no article's write failed before, and Fortnox
+    lists no article changed since the last check.
 
     UNVERIFIED: that Fortnox's `lastmodified` shows an article whose QuantityInStock changed by
     hand or by an invoice made outside this integration. If not, the difference is written at the
@@ -84,7 +84,7 @@ def stock_balance_sync(context: ProcessContext) -> None:
     wms = ongoing_client_for(integration=integration)
     fortnox = fortnox_client_for(integration=integration)
     started = timezone.now()
-    checked = _unchanged(context, wms, fortnox)
+    checked = _unchanged_until(context, wms, fortnox)
     if checked is not None:
         # Nothing to compare. The comparison's time stays (the warehouse side and the next full
         # comparison are judged from it); the Fortnox side was checked up to `checked`.
